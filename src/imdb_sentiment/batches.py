@@ -1,0 +1,83 @@
+"""Batches for the word-level models: encoded reviews, length-bucketed sampling, and padding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from .text import PAD_ID, Vocab, tokenize, truncate
+
+
+def encode_texts(texts: Sequence[str], vocab: Vocab, max_length: int, truncation: str = "head") -> list[list[int]]:
+    """Token ids per review, truncated; an empty review becomes one <unk> so every review has a length."""
+    encoded = []
+    for text in texts:
+        ids = truncate(vocab.encode(tokenize(text)), max_length, truncation)
+        encoded.append(ids or [vocab.stoi["<unk>"]])
+    return encoded
+
+
+class EncodedReviews(Dataset):
+    def __init__(self, ids: list[list[int]], labels: Sequence[int] | None = None):
+        self.ids = ids
+        self.labels = np.zeros(len(ids), dtype=np.int64) if labels is None else np.asarray(labels)
+        self.lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"input_ids": self.ids[index], "label": int(self.labels[index]), "index": index}
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Batches of reviews of similar length, so each batch is trimmed to little more than its own longest.
+
+    Training: shuffle, cut into pools of `bucket_batches` batches, sort each pool by length, batch it, and
+    shuffle the batches; the order depends only on (seed, epoch), so a resumed run sees the same batches.
+    Evaluation (shuffle=False): one global sort by length.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool = True, bucket_batches: int = 50,
+                 seed: int = 0):
+        self.lengths, self.batch_size, self.shuffle = lengths, batch_size, shuffle
+        self.bucket_batches, self.seed, self.epoch = bucket_batches, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            yield from (order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size))
+            return
+        rng = np.random.default_rng((self.seed, self.epoch))
+        order = rng.permutation(len(self.lengths))
+        if self.bucket_batches > 0:
+            pool = self.batch_size * self.bucket_batches
+            order = np.concatenate([chunk[np.argsort(self.lengths[chunk], kind="stable")]
+                                    for chunk in np.split(order, range(pool, len(order), pool))])
+        batches = [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+        for b in rng.permutation(len(batches)):
+            yield batches[b]
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+
+def pad_collate(items: list[dict], pad_to: int | None = None) -> dict[str, torch.Tensor]:
+    """Right-pad to the batch's longest review (or to `pad_to`, as a naive pipeline does)."""
+    lengths = torch.tensor([len(item["input_ids"]) for item in items])
+    width = pad_to or int(lengths.max())
+    input_ids = torch.full((len(items), width), PAD_ID, dtype=torch.long)
+    for row, item in enumerate(items):
+        input_ids[row, :len(item["input_ids"])] = torch.tensor(item["input_ids"])
+    return {
+        "input_ids": input_ids,
+        "lengths": lengths,
+        "labels": torch.tensor([item["label"] for item in items]),
+        "index": torch.tensor([item["index"] for item in items]),
+    }

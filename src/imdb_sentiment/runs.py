@@ -1,0 +1,91 @@
+"""Run directories: what a training run leaves behind, written atomically, and how it is read back.
+
+    RUN_DIR/run.json          kind ("bilstm" | "transformer"), format version, config, data fingerprints
+    RUN_DIR/vocab.json        BiLSTM vocabulary (Transformers keep their tokenizer files instead)
+    RUN_DIR/model.safetensors best weights (Transformers: save_pretrained files)
+    RUN_DIR/history.json      one row per epoch
+    RUN_DIR/metrics.json      final validation and test numbers
+    RUN_DIR/checkpoint/       last epoch's full state, for --resume
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+FORMAT_VERSION = 1
+
+
+class RunError(RuntimeError):
+    """A run directory is missing, incomplete, or from an incompatible version."""
+
+
+def write_json(path: str | Path, document) -> None:
+    """Write-then-rename, so an interrupted run never leaves half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def replace_dir(tmp: Path, target: Path) -> None:
+    """Move a fully written `tmp` folder to `target`, keeping the old one until the new one is in place."""
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The last complete checkpoint, including one left as `.old` by a crash in the middle of a swap."""
+    for candidate in (run_dir / "checkpoint", run_dir / "checkpoint.old"):
+        if (candidate / "trainer_state.json").exists():
+            return candidate
+    return None
+
+
+def read_run(run_dir: str | Path) -> dict:
+    run_dir = Path(run_dir)
+    info_path = run_dir / "run.json"
+    if not info_path.exists():
+        raise RunError(f"{run_dir} is not a run directory (no run.json); train one with `imdb-sentiment train`.")
+    info = json.loads(info_path.read_text())
+    if info.get("format_version") != FORMAT_VERSION:
+        raise RunError(f"{run_dir} was written by an incompatible version (run format "
+                       f"{info.get('format_version')}, this version reads {FORMAT_VERSION}); retrain it.")
+    return info
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        names = {torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())}
+        return f"{torch.cuda.device_count()}x {', '.join(sorted(names))} (CUDA)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+
+
+def command_line() -> str:
+    return shlex.join(["imdb-sentiment" if sys.argv[0].endswith("imdb-sentiment") else sys.argv[0], *sys.argv[1:]])
+
+
+def today() -> str:
+    return dt.date.today().isoformat()

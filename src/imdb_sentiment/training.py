@@ -1,0 +1,231 @@
+"""Training and evaluating the BiLSTM: one epoch loop for every variant, run through `accelerate`.
+
+The same code runs on CPU, one GPU, or several (`accelerate launch -m imdb_sentiment.cli train bilstm ...`).
+Variants differ only by config: embeddings, freezing, encoder, pooling, padding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from safetensors.torch import load_model, save_model
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from . import runs
+from .batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
+from .bilstm import BiLSTMClassifier, count_parameters
+from .config import BiLSTMArgs, BiLSTMConfig, from_dict
+from .data import Reviews, load_splits
+from .embeddings import load_glove
+from .evaluation import classification_metrics
+from .text import Vocab, tokenize
+
+log = logging.getLogger(__name__)
+
+
+def build_model(args: BiLSTMArgs, vocab_size: int, pretrained: np.ndarray | None = None) -> BiLSTMClassifier:
+    embedding_dim = pretrained.shape[1] if pretrained is not None else args.embedding_dim
+    return BiLSTMClassifier(vocab_size, embedding_dim, args.hidden_size, args.num_layers, args.dropout,
+                            args.pooling, args.encoder, pretrained, args.freeze_embeddings)
+
+
+def make_loader(reviews: Reviews, vocab: Vocab, args: BiLSTMArgs, batch_size: int, shuffle: bool,
+                bucket_batches: int = 50, seed: int = 0) -> DataLoader:
+    dataset = EncodedReviews(encode_texts(reviews.texts, vocab, args.max_length, args.truncation), reviews.labels)
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle, bucket_batches, seed)
+    collate = partial(pad_collate, pad_to=args.max_length if args.pad_to_max_length else None)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+
+
+def run_epoch(model, loader, accelerator: Accelerator, optimizer=None, max_grad_norm: float | None = None,
+              desc: str = "") -> tuple[float, float]:
+    """One pass over `loader`; trains when given an optimizer. Returns (mean loss, accuracy)."""
+    training = optimizer is not None
+    model.train(training)
+    totals = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss sum, correct, seen
+    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=not accelerator.is_local_main_process)
+    with torch.set_grad_enabled(training):
+        for batch in bar:
+            logits = model(batch["input_ids"], batch["lengths"])
+            loss = F.binary_cross_entropy_with_logits(logits, batch["labels"].float())
+            if training:
+                accelerator.backward(loss)
+                if max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            n = batch["labels"].numel()
+            totals += torch.tensor([loss.item() * n, ((logits > 0) == batch["labels"].bool()).sum().item(), n],
+                                   dtype=torch.float64, device=totals.device)
+            bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}", acc=f"{totals[1] / totals[2]:.4f}")
+    loss_sum, correct, seen = accelerator.reduce(totals, "sum").tolist()
+    return loss_sum / seen, correct / seen
+
+
+@torch.no_grad()
+def predict_probs(model, loader, accelerator: Accelerator, desc: str = "predict") -> np.ndarray:
+    """P(positive) per review, in the dataset's order whatever order the batches came in."""
+    model.eval()
+    probs, indices = [], []
+    for batch in tqdm(loader, desc=desc, leave=False, disable=not accelerator.is_local_main_process):
+        p = torch.sigmoid(model(batch["input_ids"], batch["lengths"]))
+        p, index = accelerator.gather_for_metrics((p, batch["index"]))
+        probs.append(p.float().cpu())
+        indices.append(index.cpu())
+    out = np.empty(len(loader.dataset), dtype=np.float32)
+    out[torch.cat(indices).numpy()] = torch.cat(probs).numpy()
+    return out
+
+
+def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
+    """Train one variant, keep the best validation epoch, test it once, and write the run directory."""
+    tc = cfg.train
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    accelerator = Accelerator()
+    set_seed(tc.seed)
+    run_dir = Path(tc.output_dir)
+    checkpoint = runs.latest_checkpoint(run_dir) if tc.resume else None
+    if tc.resume and checkpoint is None:
+        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
+    if checkpoint is None and (run_dir / "run.json").exists():
+        raise runs.RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
+                            "--output_dir.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    splits = load_splits(cfg.data.data, cfg.data.val_fraction, tc.seed, cfg.data.max_train_samples,
+                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
+    if checkpoint:
+        vocab = Vocab.load(run_dir / "vocab.json")
+    else:
+        tokens = (tokenize(t) for t in tqdm(splits["train"].texts, desc="vocabulary", leave=False))
+        vocab = Vocab.build(tokens, cfg.model.vocab_size)
+        vocab.save(run_dir / "vocab.json")
+    glove = load_glove(vocab, cfg.model.glove_path, tc.seed) if cfg.model.embeddings == "glove" else None
+    model = build_model(cfg.model, len(vocab), glove.matrix if glove else None)
+    info = {
+        "kind": "bilstm", "format_version": runs.FORMAT_VERSION, "config": asdict(cfg),
+        "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()},
+        "glove_source": glove.source if glove else None, "glove_coverage": glove.coverage if glove else None,
+    }
+    runs.write_json(run_dir / "run.json", info)
+
+    loaders = {
+        "train": make_loader(splits["train"], vocab, cfg.model, tc.batch_size, True, tc.bucket_batches, tc.seed),
+        "val": make_loader(splits["val"], vocab, cfg.model, tc.eval_batch_size, False),
+        "test": make_loader(splits["test"], vocab, cfg.model, tc.eval_batch_size, False),
+    }
+    optimizer = torch.optim.Adam((p for p in model.parameters() if p.requires_grad), lr=tc.learning_rate,
+                                 weight_decay=tc.weight_decay)
+    model, optimizer, train_loader, val_loader, test_loader = accelerator.prepare(
+        model, optimizer, loaders["train"], loaders["val"], loaders["test"])
+
+    state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "bad_epochs": 0, "train_seconds": 0.0,
+             "history": [], "stopped_by": None}
+    if checkpoint:
+        accelerator.load_state(str(checkpoint))
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        log.info("resumed from %s after epoch %d", checkpoint, state["epoch"])
+
+    for epoch in range(state["epoch"] + 1, tc.max_epochs + 1):
+        if state["bad_epochs"] >= tc.patience:
+            break
+        # The prepared loader re-seeds its sampler from its own pass counter, which a resumed process restarts at 0.
+        train_loader.set_epoch(epoch - 1)
+        start = time.perf_counter()
+        train_loss, train_acc = run_epoch(model, train_loader, accelerator, optimizer, tc.max_grad_norm,
+                                          desc=f"epoch {epoch}/{tc.max_epochs}")
+        seconds = time.perf_counter() - start
+        val_loss, val_acc = run_epoch(model, val_loader, accelerator, desc="validation")
+        state["train_seconds"] += seconds
+        state["history"].append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
+                                 "val_loss": val_loss, "val_accuracy": val_acc, "epoch_seconds": seconds})
+        improved = val_acc > state["best_val_accuracy"]
+        if improved:
+            state.update(best_val_accuracy=val_acc, best_epoch=epoch, bad_epochs=0)
+            if accelerator.is_main_process:
+                save_model(accelerator.unwrap_model(model), str(run_dir / "model.safetensors.tmp"))
+                os.replace(run_dir / "model.safetensors.tmp", run_dir / "model.safetensors")
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch
+        accelerator.print(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.4f} | "
+                          f"val loss {val_loss:.4f} acc {val_acc:.4f}{' *' if improved else ''} | {seconds:.0f}s")
+        _save_checkpoint(accelerator, run_dir, state)
+        runs.write_json(run_dir / "history.json", state["history"])
+    state["stopped_by"] = "early_stopping" if state["bad_epochs"] >= tc.patience else "max_epochs"
+
+    accelerator.wait_for_everyone()
+    load_model(accelerator.unwrap_model(model), str(run_dir / "model.safetensors"))
+    test = classification_metrics(splits["test"].labels, predict_probs(model, test_loader, accelerator, "test"))
+    metrics = {
+        "model": "bilstm", "variant": cfg.model.variant,
+        "val_accuracy": state["best_val_accuracy"], "test_accuracy": test["accuracy"],
+        "test_f1": test["f1"], "test_precision": test["precision"], "test_recall": test["recall"],
+        "test_roc_auc": test["roc_auc"], "test_confusion": test["confusion"], "test_n": test["n"],
+        "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_by": state["stopped_by"],
+        "train_seconds": round(state["train_seconds"], 1),
+        "seconds_per_epoch": round(state["train_seconds"] / max(len(state["history"]), 1), 1),
+        **count_parameters(accelerator.unwrap_model(model)),
+        "glove_coverage": info["glove_coverage"], "train_samples": len(splits["train"]),
+        "hardware": runs.hardware(), "command": command or runs.command_line(), "date": runs.today(),
+    }
+    if accelerator.is_main_process:
+        runs.write_json(run_dir / "metrics.json", metrics)
+    accelerator.print(f"test accuracy {test['accuracy']:.4f} (best epoch {state['best_epoch']}); run in {run_dir}")
+    return run_dir
+
+
+def _save_checkpoint(accelerator: Accelerator, run_dir: Path, state: dict) -> None:
+    tmp = run_dir / "checkpoint.tmp"
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        runs.write_json(tmp / "trainer_state.json", state)
+        runs.replace_dir(tmp, run_dir / "checkpoint")
+
+
+def load_bilstm_run(run_dir: str | Path, encoder: str | None = None):
+    """(model, vocab, config) of a finished BiLSTM run; `encoder` swaps the LSTM path (e.g. "packed" on CUDA)."""
+    run_dir = Path(run_dir)
+    info = runs.read_run(run_dir)
+    if info["kind"] != "bilstm":
+        raise runs.RunError(f"{run_dir} holds a {info['kind']} run, not a BiLSTM")
+    if not (run_dir / "model.safetensors").exists():
+        raise runs.RunError(f"{run_dir} has no model.safetensors: its training never finished an epoch")
+    cfg = from_dict(BiLSTMConfig, info["config"])
+    if encoder:
+        cfg.model.encoder = encoder
+    vocab = Vocab.load(run_dir / "vocab.json")
+    model = build_model(cfg.model, len(vocab), np.zeros((len(vocab), _embedding_dim(run_dir)), np.float32)
+                        if cfg.model.embeddings == "glove" else None)
+    load_model(model, str(run_dir / "model.safetensors"))
+    return model.eval(), vocab, cfg
+
+
+def _embedding_dim(run_dir: Path) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(run_dir / "model.safetensors"), "pt") as f:
+        return f.get_slice("embedding.weight").get_shape()[1]
+
+
+def evaluate_bilstm(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
+    model, vocab, cfg = load_bilstm_run(run_dir)
+    accelerator = Accelerator()
+    splits = load_splits(data or cfg.data.data, cfg.data.val_fraction, cfg.train.seed, cfg.data.max_train_samples,
+                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
+    loader = make_loader(splits[split], vocab, cfg.model, cfg.train.eval_batch_size, False)
+    model, loader = accelerator.prepare(model, loader)
+    return classification_metrics(splits[split].labels, predict_probs(model, loader, accelerator, split))

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from imdb_sentiment.cli import build_parser
+from imdb_sentiment.config import BiLSTMConfig, ConfigError, load_config, overrides_from_namespace
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("bilstm_*.toml")), ids=lambda p: p.name)
+def test_every_bilstm_config_loads_and_names_its_command(path):
+    config = load_config(BiLSTMConfig, path)
+    assert config.model.variant in path.stem
+    assert path.read_text().startswith(f"# imdb-sentiment train bilstm --config configs/{path.name}")
+
+
+def test_variants_differ_only_where_they_should():
+    glove = load_config(BiLSTMConfig, CONFIGS / "bilstm_glove.toml").model
+    frozen = load_config(BiLSTMConfig, CONFIGS / "bilstm_glove_frozen.toml").model
+    naive = load_config(BiLSTMConfig, CONFIGS / "bilstm_naive.toml").model
+    scratch = load_config(BiLSTMConfig, CONFIGS / "bilstm_scratch.toml").model
+    assert (glove.embeddings, glove.freeze_embeddings, glove.encoder) == ("glove", False, "padded_exact")
+    assert frozen.freeze_embeddings and scratch.embeddings == "random"
+    assert (naive.encoder, naive.pooling, naive.pad_to_max_length) == ("naive", "final", True)
+
+
+def test_cli_flags_override_the_file(tmp_path):
+    args = build_parser().parse_args(["train", "bilstm", "--config", str(CONFIGS / "bilstm_glove.toml"),
+                                      "--batch_size", "8", "--max_train_samples", "none", "--freeze_embeddings",
+                                      "true"])
+    config = load_config(BiLSTMConfig, args.config, overrides_from_namespace(args))
+    assert config.train.batch_size == 8 and config.train.output_dir == "runs/bilstm-glove"
+    assert config.data.max_train_samples is None and config.model.freeze_embeddings is True
+
+
+def test_bad_files_and_values_are_reported(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model]\nhiden_size = 3\n")
+    with pytest.raises(ConfigError, match=r"unknown field\(s\) \['hiden_size'\] in \[model\]"):
+        load_config(BiLSTMConfig, bad)
+    bad.write_text("[optimizer]\nlr = 1\n")
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_config(BiLSTMConfig, bad)
+    with pytest.raises(ConfigError, match="encoder must be one of"):
+        load_config(BiLSTMConfig, overrides={"model.encoder": "cudnn"})
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(BiLSTMConfig, tmp_path / "missing.toml")

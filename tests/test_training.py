@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from imdb_sentiment.cli import main
+from imdb_sentiment.config import BiLSTMConfig, load_config
+from imdb_sentiment.runs import RunError
+from imdb_sentiment.training import evaluate_bilstm, load_bilstm_run, train_bilstm
+
+
+def tiny_config(data, out, **train):
+    return load_config(BiLSTMConfig, overrides={
+        "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
+        "model.embeddings": "random", "model.embedding_dim": 16, "model.hidden_size": 16, "model.dropout": 0.0,
+        "train.output_dir": str(out), "train.batch_size": 8, "train.learning_rate": 0.02, "train.max_epochs": 6,
+        "train.patience": 6, **{f"train.{k}": v for k, v in train.items()}})
+
+
+def test_training_learns_writes_a_run_and_reloads(imdb_dir, tmp_path):
+    run_dir = train_bilstm(tiny_config(imdb_dir, tmp_path / "run"), command="pytest")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.8  # the synthetic sentiment words are easy; chance is 0.5
+    assert metrics["test_n"] == 120 and sum(metrics["test_confusion"].values()) == 120
+    for key in ("model", "variant", "val_accuracy", "epochs", "train_seconds", "seconds_per_epoch", "params",
+                "glove_coverage", "hardware", "command", "date"):
+        assert key in metrics
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history) == metrics["epochs"] == 6
+    assert metrics["val_accuracy"] == max(row["val_accuracy"] for row in history)
+    # The saved run gives back the same test numbers.
+    assert evaluate_bilstm(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    model, vocab, cfg = load_bilstm_run(run_dir, encoder="packed")
+    assert model.encoder.mode == "packed" and len(vocab) > 10 and cfg.model.hidden_size == 16
+
+
+def test_resume_continues_where_an_interrupted_run_stopped(imdb_dir, tmp_path):
+    full = train_bilstm(tiny_config(imdb_dir, tmp_path / "full", max_epochs=3))
+    interrupted = tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=2)
+    train_bilstm(interrupted)
+    with pytest.raises(RunError, match="--resume"):
+        train_bilstm(interrupted)
+    train_bilstm(tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True))
+    expected = json.loads((full / "history.json").read_text())
+    resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    assert [row["epoch"] for row in resumed] == [1, 2, 3]
+    for a, b in zip(expected, resumed):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience(imdb_dir, tmp_path):
+    run_dir = train_bilstm(tiny_config(imdb_dir, tmp_path / "run", learning_rate=0.0, patience=1, max_epochs=5))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "early_stopping" and metrics["epochs"] == 2
+
+
+def test_cli_reports_bad_input_clearly(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["train", "bilstm", "--data", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "IMDB dataset not found" in capsys.readouterr().err
