@@ -7,7 +7,8 @@ import json
 import logging
 import sys
 
-from .config import ConfigError, add_config_arguments, load_config, overrides_from_namespace
+from .config import (BiLSTMConfig, ConfigError, TransformerConfig, add_config_arguments, load_config,
+                     overrides_from_namespace)
 from .data import DataError
 from .embeddings import EmbeddingError
 from .runs import RunError
@@ -16,10 +17,15 @@ EXPECTED_ERRORS = (ConfigError, DataError, EmbeddingError, RunError)
 
 
 def _train_bilstm(args) -> None:
-    from .config import BiLSTMConfig
     from .training import train_bilstm
 
     train_bilstm(load_config(BiLSTMConfig, args.config, overrides_from_namespace(args)))
+
+
+def _train_transformer(args) -> None:
+    from .transformer import train_transformer
+
+    train_transformer(load_config(TransformerConfig, args.config, overrides_from_namespace(args)))
 
 
 def _evaluate(args) -> None:
@@ -49,11 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model into a run directory")
     models = train.add_subparsers(dest="model", required=True)
-    from .config import BiLSTMConfig
 
     bilstm = models.add_parser("bilstm", help="BiLSTM (variants by config: scratch, glove, glove_frozen, naive)")
     add_config_arguments(bilstm, BiLSTMConfig)
     bilstm.set_defaults(func=_train_bilstm)
+
+    transformer = models.add_parser("transformer", help="fine-tune a Hugging Face model (default distilbert)")
+    add_config_arguments(transformer, TransformerConfig)
+    transformer.set_defaults(func=_train_transformer)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run")
     evaluate.add_argument("run_dir")

@@ -89,6 +89,51 @@ class BiLSTMConfig:
     train: BiLSTMTrainArgs = field(default_factory=BiLSTMTrainArgs)
 
 
+@dataclass
+class TransformerArgs:
+    model_name: str = "distilbert-base-uncased"  # Hub id, local directory, or "minilm-l6" (packaged, offline)
+    max_length: int = 512  # tokens per review, special tokens included
+    truncation: str = "head"  # "head" or "head_tail" (first head_tokens and the rest from the end)
+    head_tokens: int = 128
+    padding: str = "dynamic"  # "dynamic" (pad each batch to its longest) or "max_length"
+
+    def __post_init__(self):
+        _check_choice("truncation", self.truncation, ("head", "head_tail"))
+        _check_choice("padding", self.padding, ("dynamic", "max_length"))
+
+
+@dataclass
+class TransformerTrainArgs:
+    output_dir: str = "runs/transformer"
+    seed: int = 42
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0  # fraction of all steps spent warming up the learning rate
+    num_epochs: float = 3.0
+    max_steps: int = -1  # stop after this many optimizer steps when positive (quick runs)
+    patience: int = 2  # epochs without a better validation accuracy before stopping
+    gradient_accumulation_steps: int = 1
+    group_by_length: bool = True  # batches of similar length, so dynamic padding wastes little
+    mixed_precision: str = "auto"  # "auto" (bf16 or fp16 where the GPU has it), "bf16", "fp16", "no"
+    dataloader_num_workers: int = 0
+    resume: bool = False  # continue from the last checkpoint in output_dir/checkpoints
+    num_threads: int | None = None
+
+    def __post_init__(self):
+        _check_choice("mixed_precision", self.mixed_precision, ("auto", "bf16", "fp16", "no"))
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+@dataclass
+class TransformerConfig:
+    data: DataArgs = field(default_factory=DataArgs)
+    model: TransformerArgs = field(default_factory=TransformerArgs)
+    train: TransformerTrainArgs = field(default_factory=TransformerTrainArgs)
+
+
 def _field_types(cls) -> dict[str, type]:
     return typing.get_type_hints(cls)
 

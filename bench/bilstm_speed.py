@@ -1,0 +1,116 @@
+"""Time the BiLSTM's three LSTM paths on the same batches: packed, padded-exact and naive.
+
+    python bench/bilstm_speed.py [--quick] [--data PATH] [--json results/bilstm/speed.json]
+
+Batches come from real IMDB reviews (length-bucketed, as training uses them) when a dataset is given by --data
+or $IMDB_SENTIMENT_DATA, else from synthetic lengths shaped like IMDB's. Modes run interleaved, batch by batch,
+so background load hits them alike. The last line is `speedup_vs_packed=<training-step speed-up of padded_exact>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from imdb_sentiment.batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
+from imdb_sentiment.bilstm import BiLSTMClassifier
+from imdb_sentiment.runs import hardware, today
+from imdb_sentiment.text import Vocab, tokenize
+
+MODES = ("packed", "padded_exact", "naive")
+
+
+def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: int, data: str | None, seed: int):
+    rng = np.random.default_rng(seed)
+    n = n_batches * batch_size
+    if data:
+        from imdb_sentiment.data import load_imdb, stratified_sample
+
+        reviews = stratified_sample(load_imdb(data, allow_partial=True)["train"], n, seed)
+        vocab = Vocab.build((tokenize(t) for t in reviews.texts), vocab_size - 2)
+        ids = encode_texts(reviews.texts, vocab, max_length)
+        source = f"{len(reviews)} IMDB train reviews from {data}"
+    else:
+        # IMDB reviews run to about 280 tokens on average with a long tail; a log-normal with that shape.
+        lengths = np.clip(rng.lognormal(5.4, 0.6, size=n).astype(int), 10, max_length)
+        ids = [rng.integers(2, vocab_size, size=length).tolist() for length in lengths]
+        source = f"{n} synthetic reviews with IMDB-like lengths"
+    dataset = EncodedReviews(ids, rng.integers(0, 2, size=len(ids)))
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=True, bucket_batches=n_batches, seed=seed)
+    return [pad_collate([dataset[i] for i in batch]) for batch in sampler], source
+
+
+def time_step(model, optimizer, batch, train: bool) -> float:
+    start = time.perf_counter()
+    if train:
+        loss = F.binary_cross_entropy_with_logits(model(batch["input_ids"], batch["lengths"]), batch["labels"].float())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    else:
+        with torch.no_grad():
+            model(batch["input_ids"], batch["lengths"])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one synthetic batch of 32 reviews: under 40 s")
+    parser.add_argument("--data", default=os.environ.get("IMDB_SENTIMENT_DATA"))
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--hidden_size", type=int, default=256)
+    parser.add_argument("--max_length", type=int, default=256)
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+    if args.quick:
+        args.batches, args.batch_size, args.data = 1, 32, None
+    torch.manual_seed(0)
+    batches, source = make_batches(args.batches, args.batch_size, args.max_length, 25_002, args.data, seed=0)
+    model = BiLSTMClassifier(25_002, 50, args.hidden_size, dropout=0.5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    seconds = {(mode, train): [] for mode in MODES for train in (True, False)}
+    for mode in MODES[1:]:  # warm-up: first calls pay for allocation; packed is too slow for that to matter
+        model.encoder.mode = mode
+        time_step(model.train(), optimizer, batches[0], train=True)
+    for batch in batches:
+        for train in (True, False):
+            for mode in MODES:
+                model.encoder.mode = mode
+                model.train(train)
+                seconds[mode, train].append(time_step(model, optimizer, batch, train))
+
+    reviews = sum(len(b["lengths"]) for b in batches)
+    tokens = sum(int(b["lengths"].sum()) for b in batches)
+    padded = sum(b["input_ids"].numel() for b in batches)
+    print(f"{source}; {len(batches)} batches of {args.batch_size}, hidden {args.hidden_size}, "
+          f"max length {args.max_length}; padding is {1 - tokens / padded:.1%} of the bucketed batches")
+    print(f"hardware: {hardware()}")
+    results = {"source": source, "batches": len(batches), "batch_size": args.batch_size,
+               "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": hardware(),
+               "date": today(), "modes": {}}
+    for train, label in ((True, "training step (forward+backward+Adam)"), (False, "inference (forward)")):
+        print(f"\n{label}")
+        print(f"{'mode':<14}{'s/batch':>10}{'reviews/s':>12}{'vs packed':>11}")
+        packed = sum(seconds["packed", train])
+        for mode in MODES:
+            total = sum(seconds[mode, train])
+            print(f"{mode:<14}{total / len(batches):>10.3f}{reviews / total:>12.1f}{packed / total:>10.1f}x")
+            results["modes"].setdefault(mode, {})["train" if train else "inference"] = {
+                "seconds_per_batch": total / len(batches), "reviews_per_second": reviews / total,
+                "speedup_vs_packed": packed / total}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    print(f"speedup_vs_packed={results['modes']['padded_exact']['train']['speedup_vs_packed']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

