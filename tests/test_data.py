@@ -93,3 +93,17 @@ def test_stratified_split_holds_out_the_fraction(imdb_dir):
     train = load_imdb(imdb_dir, allow_partial=True)["train"]
     rest, held = stratified_split(train, 0.1, seed=0)
     assert len(held) == 12 and len(rest) == 108
+
+
+def test_download_verifies_the_checksum(imdb_tar, tmp_path):
+    import hashlib
+
+    from imdb_sentiment.data import download_imdb
+
+    md5 = hashlib.md5(imdb_tar.read_bytes()).hexdigest()
+    with pytest.raises(DataError, match="expected 0+; the file was deleted"):
+        download_imdb(tmp_path, url=imdb_tar.as_uri(), md5="0" * 32)
+    assert not list(tmp_path.iterdir())
+    path = download_imdb(tmp_path, url=imdb_tar.as_uri(), md5=md5)
+    assert path.read_bytes() == imdb_tar.read_bytes()
+    assert len(load_imdb(path, allow_partial=True)["train"]) == 120

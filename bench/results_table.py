@@ -1,0 +1,29 @@
+"""Print the README's results table from the committed results/*/*/metrics.json files.
+
+    python bench/results_table.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "results"
+
+
+def main() -> None:
+    rows = [json.loads(p.read_text()) for p in sorted(ROOT.glob("*/*/metrics.json"))]
+    print("| model | variant | test acc | test F1 | val acc | epochs (best) | stopped by | s/epoch | params "
+          "(trainable) | GloVe coverage |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for m in sorted(rows, key=lambda m: (m["model"], -m["test_accuracy"])):
+        coverage = f"{m['glove_coverage']:.1%}" if m.get("glove_coverage") else "-"
+        print(f"| {m['model']} | {m['variant']} | {m['test_accuracy']:.2%} | {m['test_f1']:.4f} | "
+              f"{m['val_accuracy']:.2%} | {m['epochs']:g} ({m['best_epoch']:g}) | {m['stopped_by']} | "
+              f"{m['seconds_per_epoch']:.0f} | {m['params']:,} ({m['trainable_params']:,}) | {coverage} |")
+    for hardware in sorted({m["hardware"] for m in rows}):
+        print(f"\nHardware: {hardware}.")
+
+
+if __name__ == "__main__":
+    main()
