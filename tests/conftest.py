@@ -53,3 +53,47 @@ def imdb_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def imdb_tar(imdb_dir, tmp_path_factory) -> Path:
     return tar_folder(imdb_dir, tmp_path_factory.mktemp("tar") / "aclImdb_v1.tar.gz")
+
+
+def bilstm_test_config(data, out, **train):
+    from imdb_sentiment.config import BiLSTMConfig, load_config
+
+    return load_config(BiLSTMConfig, overrides={
+        "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
+        "model.embeddings": "random", "model.embedding_dim": 16, "model.hidden_size": 16, "model.dropout": 0.0,
+        "model.max_length": 48, "train.output_dir": str(out), "train.batch_size": 8, "train.learning_rate": 0.02,
+        "train.max_epochs": 6, "train.patience": 6, **{f"train.{k}": v for k, v in train.items()}})
+
+
+def transformer_test_config(data, model, out, **train):
+    from imdb_sentiment.config import TransformerConfig, load_config
+
+    return load_config(TransformerConfig, overrides={
+        "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
+        "model.model_name": str(model), "model.max_length": 64, "train.output_dir": str(out),
+        "train.batch_size": 8, "train.eval_batch_size": 16, "train.learning_rate": 1e-3, "train.num_epochs": 1.0,
+        **{f"train.{k}": v for k, v in train.items()}})
+
+
+@pytest.fixture(scope="session")
+def tiny_distilbert(tmp_path_factory):
+    from imdb_sentiment.transformer import build_tiny_distilbert
+
+    texts = [" ".join(POSITIVE + NEGATIVE + FILLER)] * 50 + ["the end. <br /> a b c"] * 10
+    return build_tiny_distilbert(texts, tmp_path_factory.mktemp("tiny-distilbert"), max_position_embeddings=64)
+
+
+@pytest.fixture(scope="session")
+def bilstm_run(imdb_dir, tmp_path_factory):
+    from imdb_sentiment.training import train_bilstm
+
+    return train_bilstm(bilstm_test_config(imdb_dir, tmp_path_factory.mktemp("runs") / "bilstm-tiny"), "pytest")
+
+
+@pytest.fixture(scope="session")
+def transformer_run(imdb_dir, tiny_distilbert, tmp_path_factory):
+    from imdb_sentiment.transformer import train_transformer
+
+    out = tmp_path_factory.mktemp("runs") / "distilbert-tiny"
+    return train_transformer(transformer_test_config(imdb_dir, tiny_distilbert, out, num_epochs=6.0,
+                                                     learning_rate=5e-3, patience=6), "pytest")

@@ -2,22 +2,14 @@ import json
 
 import pytest
 
+from conftest import bilstm_test_config as tiny_config
 from imdb_sentiment.cli import main
-from imdb_sentiment.config import BiLSTMConfig, load_config
 from imdb_sentiment.runs import RunError
 from imdb_sentiment.training import evaluate_bilstm, load_bilstm_run, train_bilstm
 
 
-def tiny_config(data, out, **train):
-    return load_config(BiLSTMConfig, overrides={
-        "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
-        "model.embeddings": "random", "model.embedding_dim": 16, "model.hidden_size": 16, "model.dropout": 0.0,
-        "train.output_dir": str(out), "train.batch_size": 8, "train.learning_rate": 0.02, "train.max_epochs": 6,
-        "train.patience": 6, **{f"train.{k}": v for k, v in train.items()}})
-
-
-def test_training_learns_writes_a_run_and_reloads(imdb_dir, tmp_path):
-    run_dir = train_bilstm(tiny_config(imdb_dir, tmp_path / "run"), command="pytest")
+def test_training_learns_writes_a_run_and_reloads(bilstm_run):
+    run_dir = bilstm_run
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.8  # the synthetic sentiment words are easy; chance is 0.5
     assert metrics["test_n"] == 120 and sum(metrics["test_confusion"].values()) == 120

@@ -3,25 +3,15 @@ import json
 import pytest
 import torch
 
-from conftest import FILLER, NEGATIVE, POSITIVE
-from imdb_sentiment.config import TransformerConfig, load_config
+from conftest import transformer_test_config as tiny_config
 from imdb_sentiment.runs import RunError
-from imdb_sentiment.transformer import (build_tiny_distilbert, encode, evaluate_transformer, load_tokenizer,
-                                        load_transformer_run, make_collator, resolve_model_name, train_transformer)
+from imdb_sentiment.transformer import (encode, evaluate_transformer, load_tokenizer, load_transformer_run,
+                                        make_collator, resolve_model_name, train_transformer)
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    texts = [" ".join(POSITIVE + NEGATIVE + FILLER)] * 50 + ["the end. <br /> a b c"] * 10
-    return build_tiny_distilbert(texts, tmp_path_factory.mktemp("tiny-distilbert"), max_position_embeddings=64)
-
-
-def tiny_config(data, model, out, **train):
-    return load_config(TransformerConfig, overrides={
-        "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
-        "model.model_name": str(model), "model.max_length": 64, "train.output_dir": str(out),
-        "train.batch_size": 8, "train.eval_batch_size": 16, "train.learning_rate": 1e-3, "train.num_epochs": 1.0,
-        **{f"train.{k}": v for k, v in train.items()}})
+def tiny_model(tiny_distilbert):
+    return tiny_distilbert
 
 
 def test_head_tail_truncation_keeps_special_tokens_and_both_ends(tiny_model):
@@ -67,9 +57,8 @@ def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
     assert all(row["epoch_seconds"] > 0 for row in history)
 
 
-def test_learns_the_synthetic_sentiment(imdb_dir, tiny_model, tmp_path):
-    cfg = tiny_config(imdb_dir, tiny_model, tmp_path / "run", num_epochs=6.0, patience=6, learning_rate=5e-3)
-    metrics = json.loads((train_transformer(cfg) / "metrics.json").read_text())
+def test_learns_the_synthetic_sentiment(transformer_run):
+    metrics = json.loads((transformer_run / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.8  # chance is 0.5
 
 

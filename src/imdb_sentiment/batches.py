@@ -8,16 +8,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .text import PAD_ID, Vocab, tokenize, truncate
+from .text import PAD_ID, UNK_ID, Vocab, tokenize, truncate
+
+
+def encode_review(text: str, vocab: Vocab, max_length: int, truncation: str = "head") -> tuple[list[int], bool]:
+    """(token ids, whether the review was cut); an empty review becomes one <unk> so every review has a length."""
+    ids = vocab.encode(tokenize(text))
+    return truncate(ids, max_length, truncation) or [UNK_ID], len(ids) > max_length
 
 
 def encode_texts(texts: Sequence[str], vocab: Vocab, max_length: int, truncation: str = "head") -> list[list[int]]:
-    """Token ids per review, truncated; an empty review becomes one <unk> so every review has a length."""
-    encoded = []
-    for text in texts:
-        ids = truncate(vocab.encode(tokenize(text)), max_length, truncation)
-        encoded.append(ids or [vocab.stoi["<unk>"]])
-    return encoded
+    return [encode_review(text, vocab, max_length, truncation)[0] for text in texts]
 
 
 class EncodedReviews(Dataset):

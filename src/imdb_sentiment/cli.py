@@ -42,6 +42,31 @@ def _evaluate(args) -> None:
     print(json.dumps(result, indent=2))
 
 
+def _predict(args) -> None:
+    from .predict import load_predictor, predict_items, read_items
+
+    predictors = [load_predictor(run, args.batch_size) for run in args.runs]
+    try:
+        items = read_items(args.texts, args.file, args.column)
+    except FileNotFoundError as err:
+        raise DataError(str(err)) from err
+    records = predict_items(items, predictors, progress=len(items) > 100)
+    if args.json:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+        return
+    for record, item in zip(records, items):
+        excerpt = " ".join(str(item.text or "").split())
+        excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57] + "..."
+        cells = []
+        for name, p in record["predictions"].items():
+            if "error" in p:
+                cells.append(f"{name}: error: {p['error']}")
+            else:
+                cells.append(f"{name}: {p['label']} {p['probability']:.3f}{' (truncated)' if p['truncated'] else ''}")
+        print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
+
+
 def _download(args) -> None:
     from .data import download_imdb
 
@@ -69,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("val", "test"), default="test")
     evaluate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
     evaluate.set_defaults(func=_evaluate)
+
+    predict = commands.add_parser("predict", help="label reviews with one or more saved runs")
+    predict.add_argument("texts", nargs="*", help="reviews to label; none: read --file, else stdin (one a line)")
+    predict.add_argument("--run", action="append", required=True, dest="runs", help="run directory (repeatable)")
+    predict.add_argument("--file", help=".txt (one review a line), .csv / .jsonl (see --column), or a folder of .txt")
+    predict.add_argument("--column", default="text", help="column or field holding the review in csv/jsonl")
+    predict.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    predict.add_argument("--batch_size", type=int, default=None)
+    predict.set_defaults(func=_predict)
 
     download = commands.add_parser("download", help="fetch the official IMDB archive and verify its checksum")
     download.set_defaults(func=_download)

@@ -1,0 +1,219 @@
+"""One predictor interface over every kind of saved run, and the readers behind `imdb-sentiment predict`.
+
+    predictor = load_predictor("runs/bilstm-glove")
+    predictor.predict(["A moving, beautifully acted film.", ""])
+    # [Prediction(label='positive', probability=0.97, truncated=False, error=None),
+    #  Prediction(label=None, probability=None, truncated=False, error='empty review')]
+
+Reviews are cleaned and truncated exactly as in training. A bad item gets its own error; the rest still run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import runs
+
+LABELS = ("negative", "positive")
+
+
+@dataclass
+class Prediction:
+    label: str | None
+    probability: float | None  # P(positive)
+    truncated: bool = False  # the review was longer than the model reads
+    error: str | None = None
+
+
+@dataclass
+class Item:
+    """One review to predict, with where it came from ("line 3", "reviews/12.txt") and any reading error."""
+
+    source: str
+    text: object
+    error: str | None = None
+
+
+def validate(text: object) -> str | None:
+    if not isinstance(text, str):
+        return f"not text (got {type(text).__name__})"
+    if not text.strip():
+        return "empty review"
+    return None
+
+
+class Predictor:
+    """Base: validates items, batches the good ones by length, and maps probabilities back."""
+
+    kind: str
+
+    def __init__(self, run_dir: str | Path, batch_size: int = 64):
+        self.run_dir = Path(run_dir)
+        self.name = self.run_dir.name
+        self.batch_size = batch_size
+
+    def predict(self, texts: list, progress: bool = False) -> list[Prediction]:
+        from tqdm.auto import tqdm
+
+        results = [Prediction(None, None, error=validate(text)) for text in texts]
+        good = [i for i, r in enumerate(results) if r.error is None]
+        if not good:
+            return results
+        ids, truncated = self._encode([texts[i] for i in good])
+        order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together: less padding
+        probs = np.empty(len(good), dtype=np.float64)
+        starts = range(0, len(order), self.batch_size)
+        with torch.inference_mode():
+            for start in tqdm(starts, desc=f"predict {self.name}", disable=not progress, leave=False):
+                chunk = order[start:start + self.batch_size]
+                probs[chunk] = self._probabilities([ids[i] for i in chunk])
+        for k, i in enumerate(good):
+            results[i] = Prediction(LABELS[int(probs[k] >= 0.5)], float(probs[k]), bool(truncated[k]))
+        return results
+
+    def _encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
+        raise NotImplementedError
+
+    def _probabilities(self, batch_ids: list[list[int]]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class BiLSTMPredictor(Predictor):
+    kind = "bilstm"
+
+    def __init__(self, run_dir, batch_size: int = 64):
+        from .training import load_bilstm_run
+
+        super().__init__(run_dir, batch_size)
+        self.model, self.vocab, self.cfg = load_bilstm_run(run_dir)
+
+    def _encode(self, texts):
+        from .batches import encode_review
+
+        encoded = [encode_review(text, self.vocab, self.cfg.model.max_length, self.cfg.model.truncation)
+                   for text in texts]
+        return [ids for ids, _ in encoded], [cut for _, cut in encoded]
+
+    def _probabilities(self, batch_ids):
+        from .batches import pad_collate
+
+        pad_to = self.cfg.model.max_length if self.cfg.model.pad_to_max_length else None
+        batch = pad_collate([{"input_ids": x, "label": 0, "index": 0} for x in batch_ids], pad_to)
+        return torch.sigmoid(self.model(batch["input_ids"], batch["lengths"])).numpy()
+
+
+class TransformerPredictor(Predictor):
+    kind = "transformer"
+
+    def __init__(self, run_dir, batch_size: int = 32):
+        from .transformer import load_transformer_run, make_collator
+
+        super().__init__(run_dir, batch_size)
+        self.model, self.tokenizer, self.cfg = load_transformer_run(run_dir)
+        self.collate = make_collator(self.tokenizer, self.cfg.model.padding, self.cfg.model.max_length)
+
+    def _encode(self, texts):
+        from .transformer import encode
+
+        m = self.cfg.model
+        encoded = encode(self.tokenizer, texts, m.max_length, m.truncation, m.head_tokens)
+        return encoded["input_ids"], encoded["truncated"]
+
+    def _probabilities(self, batch_ids):
+        batch = self.collate([{"input_ids": x} for x in batch_ids])
+        return torch.softmax(self.model(**batch).logits.float(), dim=-1)[:, 1].numpy()
+
+
+def load_predictor(run_dir: str | Path, batch_size: int | None = None) -> Predictor:
+    kind = runs.read_run(run_dir)["kind"]
+    cls = {"bilstm": BiLSTMPredictor, "transformer": TransformerPredictor}.get(kind)
+    if cls is None:
+        raise runs.RunError(f"{run_dir}: unknown run kind {kind!r}")
+    return cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
+
+
+def read_items(texts: list[str] | None = None, file: str | None = None, column: str = "text") -> list[Item]:
+    """Reviews from arguments, a file (.txt: one a line; .csv / .jsonl: `column`; a folder of .txt), or stdin."""
+    if texts:
+        return [Item(f"argument {i}", text) for i, text in enumerate(texts, 1)]
+    if file is None:
+        return list(_read_lines(sys.stdin.buffer, "stdin"))
+    path = Path(file)
+    if not path.exists():
+        raise FileNotFoundError(f"input not found: {path}")
+    if path.is_dir():
+        return [_read_text_file(p) for p in sorted(path.glob("*.txt"))]
+    if path.suffix == ".csv":
+        return list(_read_csv(path, column))
+    if path.suffix in (".jsonl", ".ndjson"):
+        return list(_read_jsonl(path, column))
+    with open(path, "rb") as handle:
+        return list(_read_lines(handle, path.name))
+
+
+def _decode(raw: bytes, where: str) -> tuple[str | None, str | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        return None, f"{where}: not UTF-8 ({err.reason} at byte {err.start})"
+
+
+def _read_lines(handle, name: str) -> Iterator[Item]:
+    for number, raw in enumerate(handle, 1):
+        text, error = _decode(raw.rstrip(b"\r\n"), f"{name} line {number}")
+        yield Item(f"{name}:{number}", text, error)
+
+
+def _read_text_file(path: Path) -> Item:
+    text, error = _decode(path.read_bytes(), str(path))
+    return Item(path.name, text, error)
+
+
+def _read_csv(path: Path, column: str) -> Iterator[Item]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        for number, row in enumerate(csv.DictReader(handle), 2):
+            if column not in row:
+                yield Item(f"{path.name}:{number}", None, f"no column {column!r} (columns: {', '.join(row)})")
+            else:
+                yield Item(f"{path.name}:{number}", row[column])
+
+
+def _read_jsonl(path: Path, column: str) -> Iterator[Item]:
+    with open(path, "rb") as handle:
+        for item in _read_lines(handle, path.name):
+            if item.error:
+                yield item
+                continue
+            try:
+                record = json.loads(item.text)
+            except json.JSONDecodeError as err:
+                yield Item(item.source, None, f"invalid JSON: {err.msg}")
+                continue
+            if not isinstance(record, dict) or column not in record:
+                yield Item(item.source, None, f"no field {column!r}")
+            else:
+                yield Item(item.source, record[column])
+
+
+def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
+    """One record per item: its source and, per model, a label and probability or an error."""
+    texts = [item.text if item.error is None else None for item in items]
+    per_model = {p.name: p.predict(texts, progress=progress) for p in predictors}
+    records = []
+    for k, item in enumerate(items):
+        predictions = {}
+        for name, results in per_model.items():
+            r = results[k]
+            error = item.error or r.error
+            predictions[name] = {"error": error} if error else {
+                "label": r.label, "probability": round(r.probability, 4), "truncated": r.truncated}
+        records.append({"source": item.source, "predictions": predictions})
+    return records

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+from imdb_sentiment.cli import main
+from imdb_sentiment.predict import Item, load_predictor, predict_items, read_items
+
+
+@pytest.fixture(scope="module")
+def predictors(bilstm_run, transformer_run):
+    return [load_predictor(bilstm_run), load_predictor(transformer_run)]
+
+
+def test_one_interface_over_both_kinds_with_per_item_errors(predictors):
+    texts = ["A great, wonderful, superb film.", "", "   ", 42, "An awful, terrible, boring waste."]
+    for predictor in predictors:
+        results = predictor.predict(texts)
+        assert [r.error for r in results] == [None, "empty review", "empty review", "not text (got int)", None]
+        assert results[0].label == "positive" and results[0].probability > 0.5
+        assert results[4].label == "negative" and results[4].probability < 0.5
+
+
+def test_long_reviews_are_truncated_and_say_so(predictors):
+    long_review = " ".join(["great film"] * 200)
+    for predictor in predictors:
+        assert predictor.predict([long_review, "great film"])[0].truncated
+        assert not predictor.predict(["great film"])[0].truncated
+
+
+def test_batching_does_not_change_predictions(bilstm_run):
+    texts = [f"the film was {'great ' * n}and {'awful ' * (5 - n)}" for n in range(6)]
+    one_by_one = [load_predictor(bilstm_run, batch_size=1).predict([t])[0].probability for t in texts]
+    batched = [r.probability for r in load_predictor(bilstm_run, batch_size=4).predict(texts)]
+    assert batched == pytest.approx(one_by_one, abs=1e-5)
+
+
+def test_file_readers_name_bad_items(tmp_path):
+    txt = tmp_path / "reviews.txt"
+    txt.write_bytes(b"good one\n\xff\xfe broken\n\n")
+    items = read_items(file=str(txt))
+    assert [i.source for i in items] == ["reviews.txt:1", "reviews.txt:2", "reviews.txt:3"]
+    assert items[1].error.startswith("reviews.txt line 2: not UTF-8") and items[2].text == ""
+    csv_file = tmp_path / "r.csv"
+    csv_file.write_text("id,review\n1,great\n")
+    assert read_items(file=str(csv_file), column="review")[0].text == "great"
+    assert "no column 'text'" in read_items(file=str(csv_file))[0].error
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text('{"text": "fine"}\n{"text": 3}\nnot json\n{"other": 1}\n')
+    items = read_items(file=str(jsonl))
+    assert items[0].text == "fine" and items[1].text == 3
+    assert items[2].error.startswith("invalid JSON") and items[3].error == "no field 'text'"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.txt").write_text("multi\nline review")
+    (folder / "b.txt").write_bytes(b"\xff")
+    items = read_items(file=str(folder))
+    assert items[0].text == "multi\nline review" and "not UTF-8" in items[1].error
+
+
+def test_predict_items_keeps_reading_errors(predictors):
+    records = predict_items([Item("x", None, "bad bytes"), Item("y", "great superb")], predictors)
+    assert all(p == {"error": "bad bytes"} for p in records[0]["predictions"].values())
+    assert {p["label"] for p in records[1]["predictions"].values()} == {"positive"}
+
+
+def test_cli_json_lines_text_and_stdin(bilstm_run, transformer_run, capsys, monkeypatch):
+    assert main(["predict", "--run", str(bilstm_run), "--run", str(transformer_run), "--json",
+                 "Wonderful and moving.", ""]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["predictions"][bilstm_run.name]["label"] == "positive"
+    assert lines[1]["predictions"][transformer_run.name] == {"error": "empty review"}
+
+    import io
+    import sys
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"awful terrible\nsuperb great\n")))
+    assert main(["predict", "--run", str(bilstm_run)]) == 0
+    out = capsys.readouterr().out
+    assert "stdin:1" in out and "negative" in out and "stdin:2" in out and "positive" in out
+
+
+def test_cli_rejects_bad_runs_clearly(tmp_path, bilstm_run, capsys):
+    assert main(["predict", "--run", str(tmp_path), "hello"]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "run.json").write_text('{"kind": "bilstm", "format_version": 0}')
+    assert main(["predict", "--run", str(old), "hello"]) == 2
+    assert "incompatible version" in capsys.readouterr().err
+    assert main(["predict", "--run", str(bilstm_run), "--file", str(tmp_path / "none.txt")]) == 2
+    assert "input not found" in capsys.readouterr().err
