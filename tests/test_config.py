@@ -3,16 +3,19 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment.cli import build_parser
-from imdb_sentiment.config import BiLSTMConfig, ConfigError, load_config, overrides_from_namespace
+from imdb_sentiment.config import (BiLSTMConfig, ConfigError, TfidfConfig, TransformerConfig, load_config,
+                                   overrides_from_namespace)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+KINDS = {"bilstm": BiLSTMConfig, "tfidf": TfidfConfig, "distilbert": TransformerConfig, "minilm": TransformerConfig}
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("bilstm_*.toml")), ids=lambda p: p.name)
-def test_every_bilstm_config_loads_and_names_its_command(path):
-    config = load_config(BiLSTMConfig, path)
-    assert config.model.variant in path.stem
-    assert path.read_text().startswith(f"# imdb-sentiment train bilstm --config configs/{path.name}")
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_every_config_loads_and_starts_with_its_command(path):
+    config = load_config(KINDS[path.stem.split("_")[0]], path)
+    model = "transformer" if isinstance(config, TransformerConfig) else path.stem.split("_")[0]
+    assert path.read_text().startswith(f"# imdb-sentiment train {model} --config configs/{path.name}")
+    assert config.train.output_dir.startswith("runs/")
 
 
 def test_variants_differ_only_where_they_should():

@@ -5,7 +5,8 @@ import pytest
 from conftest import bilstm_test_config as tiny_config
 from imdb_sentiment.cli import main
 from imdb_sentiment.runs import RunError
-from imdb_sentiment.training import evaluate_bilstm, load_bilstm_run, train_bilstm
+from imdb_sentiment.predict import evaluate_run
+from imdb_sentiment.training import load_bilstm_run, train_bilstm
 
 
 def test_training_learns_writes_a_run_and_reloads(bilstm_run):
@@ -20,7 +21,7 @@ def test_training_learns_writes_a_run_and_reloads(bilstm_run):
     assert len(history) == metrics["epochs"] == 6
     assert metrics["val_accuracy"] == max(row["val_accuracy"] for row in history)
     # The saved run gives back the same test numbers.
-    assert evaluate_bilstm(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert evaluate_run(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
     model, vocab, cfg = load_bilstm_run(run_dir, encoder="packed")
     assert model.encoder.mode == "packed" and len(vocab) > 10 and cfg.model.hidden_size == 16
 

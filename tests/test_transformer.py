@@ -5,8 +5,9 @@ import torch
 
 from conftest import transformer_test_config as tiny_config
 from imdb_sentiment.runs import RunError
-from imdb_sentiment.transformer import (encode, evaluate_transformer, load_tokenizer, load_transformer_run,
-                                        make_collator, resolve_model_name, train_transformer)
+from imdb_sentiment.predict import evaluate_run
+from imdb_sentiment.transformer import (encode, load_tokenizer, load_transformer_run, make_collator,
+                                        resolve_model_name, train_transformer)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
     assert metrics["test_n"] == 120 and metrics["max_length"] == 64 and metrics["epochs"] == 1
     assert (run_dir / "model.safetensors").exists() and (run_dir / "tokenizer.json").exists()
     # The saved run scores the test set exactly as training did.
-    assert evaluate_transformer(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert evaluate_run(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
     model, tokenizer, cfg = load_transformer_run(run_dir)
     assert cfg.model.max_length == 64 and model.config.id2label[1] == "positive"
 

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from .config import (BiLSTMConfig, ConfigError, TransformerConfig, add_config_arguments, load_config,
+from .config import (BiLSTMConfig, ConfigError, TfidfConfig, TransformerConfig, add_config_arguments, load_config,
                      overrides_from_namespace)
 from .data import DataError
 from .embeddings import EmbeddingError
@@ -28,16 +28,17 @@ def _train_transformer(args) -> None:
     train_transformer(load_config(TransformerConfig, args.config, overrides_from_namespace(args)))
 
 
-def _evaluate(args) -> None:
-    from .runs import read_run, write_json
-    from .training import evaluate_bilstm
+def _train_tfidf(args) -> None:
+    from .baselines import train_tfidf
 
-    kind = read_run(args.run_dir)["kind"]
-    if kind != "bilstm":
-        from .transformer import evaluate_transformer as evaluate
-    else:
-        evaluate = evaluate_bilstm
-    result = evaluate(args.run_dir, args.split, args.data)
+    train_tfidf(load_config(TfidfConfig, args.config, overrides_from_namespace(args)))
+
+
+def _evaluate(args) -> None:
+    from .predict import evaluate_run
+    from .runs import write_json
+
+    result = evaluate_run(args.run_dir, args.split, args.data)
     write_json(f"{args.run_dir}/eval_{args.split}.json", result)
     print(json.dumps(result, indent=2))
 
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     transformer = models.add_parser("transformer", help="fine-tune a Hugging Face model (default distilbert)")
     add_config_arguments(transformer, TransformerConfig)
     transformer.set_defaults(func=_train_transformer)
+    tfidf = models.add_parser("tfidf", help="TF-IDF or NB-SVM linear baseline on uni+bigrams")
+    add_config_arguments(tfidf, TfidfConfig)
+    tfidf.set_defaults(func=_train_tfidf)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run")
     evaluate.add_argument("run_dir")

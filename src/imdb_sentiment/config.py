@@ -134,6 +134,30 @@ class TransformerConfig:
     train: TransformerTrainArgs = field(default_factory=TransformerTrainArgs)
 
 
+@dataclass
+class TfidfArgs:
+    variant: str = "logreg"  # "logreg" (TF-IDF, sublinear tf) or "nbsvm" (binary counts x NB log-count ratios)
+    ngram_max: int = 2  # uni+bigrams
+    min_df: int = 2  # n-grams in fewer training reviews are dropped
+    C: list[float] = field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0, 16.0])  # tried; validation picks
+
+    def __post_init__(self):
+        _check_choice("variant", self.variant, ("logreg", "nbsvm"))
+
+
+@dataclass
+class TfidfTrainArgs:
+    output_dir: str = "runs/tfidf-logreg"
+    seed: int = 42
+
+
+@dataclass
+class TfidfConfig:
+    data: DataArgs = field(default_factory=DataArgs)
+    model: TfidfArgs = field(default_factory=TfidfArgs)
+    train: TfidfTrainArgs = field(default_factory=TfidfTrainArgs)
+
+
 def _field_types(cls) -> dict[str, type]:
     return typing.get_type_hints(cls)
 
@@ -161,6 +185,9 @@ def _parse_bool(text: str) -> bool:
 def _parse_optional(tp):
     plain = _plain_type(tp)
     parse = _parse_bool if plain is bool else plain
+    if typing.get_origin(plain) is list:  # "0.5,1,2" -> [0.5, 1.0, 2.0]
+        (item,) = typing.get_args(plain)
+        parse = lambda text: [item(part) for part in text.split(",")]  # noqa: E731
 
     def convert(text: str):
         if text.lower() in ("none", "null") and plain is not str:

@@ -132,9 +132,25 @@ class TransformerPredictor(Predictor):
         return torch.softmax(self.model(**batch).logits.float(), dim=-1)[:, 1].numpy()
 
 
+class TfidfPredictor(Predictor):
+    kind = "tfidf"
+
+    def __init__(self, run_dir, batch_size: int = 1024):
+        from .baselines import load_tfidf_run
+
+        super().__init__(run_dir, batch_size)
+        self.pipeline, self.cfg = load_tfidf_run(run_dir)
+
+    def _encode(self, texts):
+        return list(texts), [False] * len(texts)  # n-gram counts read the whole review
+
+    def _probabilities(self, batch_texts):
+        return self.pipeline.predict_proba(batch_texts)[:, 1]
+
+
 def load_predictor(run_dir: str | Path, batch_size: int | None = None) -> Predictor:
     kind = runs.read_run(run_dir)["kind"]
-    cls = {"bilstm": BiLSTMPredictor, "transformer": TransformerPredictor}.get(kind)
+    cls = {"bilstm": BiLSTMPredictor, "transformer": TransformerPredictor, "tfidf": TfidfPredictor}.get(kind)
     if cls is None:
         raise runs.RunError(f"{run_dir}: unknown run kind {kind!r}")
     return cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
@@ -217,3 +233,19 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
                 "label": r.label, "probability": round(r.probability, 4), "truncated": r.truncated}
         records.append({"source": item.source, "predictions": predictions})
     return records
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
+    """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
+    from .data import DataError, load_splits
+    from .evaluation import classification_metrics
+
+    predictor = load_predictor(run_dir)
+    d, seed = predictor.cfg.data, predictor.cfg.train.seed
+    reviews = load_splits(data or d.data, d.val_fraction, seed, d.max_train_samples, d.max_eval_samples,
+                          d.allow_partial_dataset)[split]
+    results = predictor.predict(reviews.texts, progress=True)
+    bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]
+    if bad:
+        raise DataError(f"{len(bad)} {split} reviews cannot be scored, e.g. {bad[0][0]}: {bad[0][1]}")
+    return classification_metrics(reviews.labels, [r.probability for r in results])

@@ -219,13 +219,3 @@ def _embedding_dim(run_dir: Path) -> int:
 
     with safe_open(str(run_dir / "model.safetensors"), "pt") as f:
         return f.get_slice("embedding.weight").get_shape()[1]
-
-
-def evaluate_bilstm(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
-    model, vocab, cfg = load_bilstm_run(run_dir)
-    accelerator = Accelerator()
-    splits = load_splits(data or cfg.data.data, cfg.data.val_fraction, cfg.train.seed, cfg.data.max_train_samples,
-                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
-    loader = make_loader(splits[split], vocab, cfg.model, cfg.train.eval_batch_size, False)
-    model, loader = accelerator.prepare(model, loader)
-    return classification_metrics(splits[split].labels, predict_probs(model, loader, accelerator, split))

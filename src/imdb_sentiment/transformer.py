@@ -219,24 +219,6 @@ def load_transformer_run(run_dir: str | Path):
     return model, load_tokenizer(str(run_dir)), cfg
 
 
-def evaluate_transformer(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
-    import tempfile
-
-    from transformers import Trainer, TrainingArguments
-
-    model, tokenizer, cfg = load_transformer_run(run_dir)
-    splits = load_splits(data or cfg.data.data, cfg.data.val_fraction, cfg.train.seed, cfg.data.max_train_samples,
-                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
-    dataset = to_dataset(tokenizer, splits[split], cfg.model.max_length, cfg.model.truncation, cfg.model.head_tokens)
-    with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(output_dir=scratch, per_device_eval_batch_size=cfg.train.eval_batch_size,
-                                 report_to="none", **_mixed_precision(cfg.train.mixed_precision))
-        trainer = Trainer(model=model, args=args, processing_class=tokenizer,
-                          data_collator=make_collator(tokenizer, cfg.model.padding, cfg.model.max_length))
-        prediction = trainer.predict(dataset)
-    return classification_metrics(prediction.label_ids, _probs(prediction.predictions))
-
-
 def build_tiny_distilbert(texts: list[str], directory: str | Path, vocab_size: int = 600, dim: int = 32,
                           max_position_embeddings: int = 512) -> Path:
     """A randomly initialised two-layer DistilBERT with a WordPiece tokenizer trained on `texts`, saved with
