@@ -35,6 +35,9 @@ def test_cli_flags_override_the_file(tmp_path):
     config = load_config(BiLSTMConfig, args.config, overrides_from_namespace(args))
     assert config.train.batch_size == 8 and config.train.output_dir == "runs/bilstm-glove"
     assert config.data.max_train_samples is None and config.model.freeze_embeddings is True
+    bare = build_parser().parse_args(["train", "bilstm", "--resume", "--freeze_embeddings", "false"])
+    config = load_config(BiLSTMConfig, None, overrides_from_namespace(bare))
+    assert config.train.resume is True and config.model.freeze_embeddings is False
 
 
 def test_bad_files_and_values_are_reported(tmp_path):

@@ -204,8 +204,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
     for section, section_cls in _sections(config_cls).items():
         group = parser.add_argument_group(section)
         for name, tp in _field_types(section_cls).items():
+            # A bare boolean flag means true (`--resume`), as with HfArgumentParser; `--resume false` also works.
+            flag = {"nargs": "?", "const": True} if _plain_type(tp) is bool else {}
             group.add_argument(f"--{name}", type=_parse_optional(tp), default=argparse.SUPPRESS,
-                               dest=f"{section}.{name}", metavar=_plain_type(tp).__name__.upper())
+                               dest=f"{section}.{name}", metavar=_plain_type(tp).__name__.upper(), **flag)
 
 
 def load_config(config_cls, path: str | Path | None = None, overrides: dict[str, object] | None = None):
