@@ -68,6 +68,12 @@ def _predict(args) -> None:
         print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
 
 
+def _serve(args) -> None:
+    from .serve import Limits, serve
+
+    serve(args.runs, args.host, args.port, Limits(args.max_body_bytes, args.max_review_chars, args.max_batch))
+
+
 def _download(args) -> None:
     from .data import download_imdb
 
@@ -107,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     predict.add_argument("--batch_size", type=int, default=None)
     predict.set_defaults(func=_predict)
+
+    web = commands.add_parser("serve", help="JSON API and a web page with the models side by side")
+    web.add_argument("--run", action="append", required=True, dest="runs", help="run directory (repeatable)")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--max_body_bytes", type=int, default=1_000_000)
+    web.add_argument("--max_review_chars", type=int, default=20_000)
+    web.add_argument("--max_batch", type=int, default=32)
+    web.set_defaults(func=_serve)
 
     download = commands.add_parser("download", help="fetch the official IMDB archive and verify its checksum")
     download.set_defaults(func=_download)

@@ -1,0 +1,113 @@
+"""A small web service: `POST /predict` (OpenAPI docs at /docs) and one page that puts the models side by side.
+
+    imdb-sentiment serve --run runs/bilstm-glove --run runs/minilm-l6
+
+Word attributions are by occlusion: each word (or span of words, for long reviews) is removed in turn and the
+change in P(positive) is its weight; positive weights pushed the model toward "positive". Model-agnostic, so the
+BiLSTM, the Transformer and the TF-IDF baseline are explained the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from .predict import Predictor, load_predictor
+
+
+@dataclass
+class Limits:
+    max_body_bytes: int = 1_000_000
+    max_review_chars: int = 20_000
+    max_batch: int = 32
+    max_spans: int = 40  # occlusion variants per review and model
+
+
+class PredictRequest(BaseModel):
+    texts: list[str] = Field(..., min_length=1, description="reviews to label")
+    explain: bool = Field(False, description="add word attributions (occlusion) for each review")
+
+
+class ModelResult(BaseModel):
+    run: str
+    kind: str
+    label: str | None = None
+    probability: float | None = None
+    truncated: bool = False
+    latency_ms: float | None = None
+    error: str | None = None
+    attribution: list[tuple[str, float]] | None = None
+
+
+class ReviewResult(BaseModel):
+    models: list[ModelResult]
+
+
+class PredictResponse(BaseModel):
+    results: list[ReviewResult]
+
+
+def occlusion(predictor: Predictor, text: str, base_probability: float, max_spans: int) -> list[tuple[str, float]]:
+    """(span, P(positive) with the span minus P without it) for consecutive spans covering the review."""
+    words = text.split()
+    size = max(1, -(-len(words) // max_spans))
+    spans = [words[i:i + size] for i in range(0, len(words), size)]
+    variants = [" ".join(w for j, span in enumerate(spans) if j != k for w in span) or "." for k in range(len(spans))]
+    without = predictor.predict(variants)
+    return [(" ".join(span), round(base_probability - (r.probability if r.probability is not None else 0.5), 4))
+            for span, r in zip(spans, without)]
+
+
+def create_app(run_dirs: list[str], limits: Limits | None = None) -> FastAPI:
+    limits = limits or Limits()
+    predictors = [load_predictor(run) for run in run_dirs]
+    app = FastAPI(title="imdb-sentiment", description=__doc__, version="0.1.0")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and int(length) > limits.max_body_bytes:
+            return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/models")
+    def models() -> list[dict]:
+        return [{"run": p.name, "kind": p.kind} for p in predictors]
+
+    @app.post("/predict", response_model=PredictResponse)
+    def predict(request: PredictRequest) -> PredictResponse:
+        if len(request.texts) > limits.max_batch:
+            raise HTTPException(413, f"{len(request.texts)} reviews in one request; the limit is {limits.max_batch}")
+        for i, text in enumerate(request.texts):
+            if len(text) > limits.max_review_chars:
+                raise HTTPException(413, f"review {i} has {len(text)} characters; the limit is "
+                                         f"{limits.max_review_chars}")
+        per_model = []
+        for predictor in predictors:
+            start = time.perf_counter()
+            results = predictor.predict(request.texts)
+            latency = 1000 * (time.perf_counter() - start) / len(request.texts)
+            per_model.append([
+                ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, probability=r.probability,
+                            truncated=r.truncated, error=r.error, latency_ms=None if r.error else round(latency, 2),
+                            attribution=occlusion(predictor, text, r.probability, limits.max_spans)
+                            if request.explain and r.error is None else None)
+                for text, r in zip(request.texts, results)])
+        return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return (Path(__file__).parent / "page.html").read_text()
+
+    return app
+
+
+def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(run_dirs, limits), host=host, port=port)

@@ -1,0 +1,119 @@
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from imdb_sentiment.serve import Limits, create_app
+
+
+@pytest.fixture(scope="module")
+def app(bilstm_run, transformer_run):
+    return create_app([str(bilstm_run), str(transformer_run)], Limits(max_body_bytes=5000, max_review_chars=500,
+                                                                      max_batch=3, max_spans=10))
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return TestClient(app)
+
+
+def test_predict_puts_the_models_side_by_side(client, bilstm_run, transformer_run):
+    response = client.post("/predict", json={"texts": ["A superb, wonderful film.", " "], "explain": True})
+    assert response.status_code == 200
+    first, second = response.json()["results"]
+    assert [m["run"] for m in first["models"]] == [bilstm_run.name, transformer_run.name]
+    for model in first["models"]:
+        assert model["label"] == "positive" and model["probability"] > 0.5 and model["latency_ms"] > 0
+        words = [span for span, _ in model["attribution"]]
+        assert words == ["A", "superb,", "wonderful", "film."]
+        weights = dict(model["attribution"])
+        assert weights["superb,"] > 0  # removing a positive word lowers P(positive)
+    assert all(m["error"] == "empty review" for m in second["models"])
+
+
+def test_long_reviews_are_explained_in_spans(client):
+    text = " ".join(["great"] * 25 + ["awful"] * 25)
+    model = client.post("/predict", json={"texts": [text], "explain": True}).json()["results"][0]["models"][0]
+    assert len(model["attribution"]) == 10 and model["attribution"][0][0] == "great great great great great"
+
+
+def test_limits_answer_with_clear_statuses(client):
+    assert client.post("/predict", json={"texts": ["ok"] * 4}).status_code == 413
+    too_long = client.post("/predict", json={"texts": ["x" * 501]})
+    assert too_long.status_code == 413 and "501 characters" in too_long.json()["detail"]
+    too_big = client.post("/predict", content=b'{"texts": ["' + b"a" * 6000 + b'"]}',
+                          headers={"content-type": "application/json"})
+    assert too_big.status_code == 413 and "5000 bytes" in too_big.json()["detail"]
+    assert client.post("/predict", json={"texts": []}).status_code == 422
+    assert client.post("/predict", json={"texts": [3]}).status_code == 422
+
+
+def test_openapi_documents_predict(client):
+    spec = client.get("/openapi.json").json()
+    assert "/predict" in spec["paths"] and "post" in spec["paths"]["/predict"]
+    assert client.get("/docs").status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them with apt-get)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    yield browser
+    browser.quit()
+
+
+def test_page_in_a_real_browser(server, browser, bilstm_run, transformer_run):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server)
+    browser.find_element(By.ID, "review").send_keys("An awful, terrible and boring waste of time.")
+    browser.find_element(By.ID, "submit").click()
+    rows = WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_all_elements_located((By.CSS_SELECTOR, "tr.model-result")))
+    labels = {row.get_attribute("data-run"): row.find_element(By.CSS_SELECTOR, ".label").text for row in rows}
+    assert labels == {bilstm_run.name: "negative", transformer_run.name: "negative"}
+    assert browser.find_elements(By.CSS_SELECTOR, ".words span")  # the attribution is drawn
+
+    browser.find_element(By.ID, "review").clear()
+    browser.find_element(By.ID, "review").send_keys("x" * 501)
+    browser.find_element(By.ID, "submit").click()
+    error = WebDriverWait(browser, 30).until(
+        expected_conditions.presence_of_element_located((By.ID, "request-error")))
+    assert "limit is 500" in error.text
