@@ -1,0 +1,3 @@
+"""Train, measure and explain sentiment classifiers on IMDB."""
+
+__version__ = "0.1.0"
