@@ -14,7 +14,7 @@ import json
 import numpy as np
 
 from imdb_sentiment.batches import encode_review
-from imdb_sentiment.data import load_splits
+from imdb_sentiment.data import splits_for
 from imdb_sentiment.predict import load_predictor
 from imdb_sentiment.runs import hardware, today
 
@@ -27,8 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     predictors = [load_predictor(run) for run in args.runs]
     cfg = predictors[0].cfg
-    test = load_splits(args.data or cfg.data.data, cfg.data.val_fraction, cfg.train.seed,
-                       allow_partial=cfg.data.allow_partial_dataset)["test"]
+    test = splits_for(cfg, args.data)["test"]
     vocab, max_length = predictors[0].vocab, cfg.model.max_length
     padded = np.array([len(encode_review(text, vocab, max_length)[0]) < max_length for text in test.texts])
     groups = {"padded (shorter than max_length)": padded, "fills the window": ~padded, "all": np.ones_like(padded)}

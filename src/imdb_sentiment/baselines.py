@@ -7,7 +7,6 @@ The regularisation strength C is chosen on the validation split; the test set is
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import joblib
@@ -19,9 +18,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from . import runs
-from .config import TfidfConfig, from_dict
-from .data import load_splits
-from .evaluation import classification_metrics
+from .config import TfidfConfig
+from .data import splits_for
+from .evaluation import classification_metrics, test_fields
 from .text import tokenize
 
 
@@ -56,14 +55,9 @@ def build_pipeline(variant: str, ngram_max: int, min_df: int, C: float, seed: in
 def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
     mc, tc = cfg.model, cfg.train
     run_dir = Path(tc.output_dir)
-    if (run_dir / "run.json").exists():
-        raise runs.RunError(f"{run_dir} already holds a run; choose another --output_dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    splits = load_splits(cfg.data.data, cfg.data.val_fraction, tc.seed, cfg.data.max_train_samples,
-                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
-    runs.write_json(run_dir / "run.json", {
-        "kind": "tfidf", "format_version": runs.FORMAT_VERSION, "config": asdict(cfg),
-        "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()}})
+    runs.prepare_run_dir(run_dir, resume=False, checkpoint=None)  # seconds to train: nothing to resume
+    splits = splits_for(cfg)
+    runs.write_run_info(run_dir, "tfidf", cfg, splits)
 
     start = time.perf_counter()
     # Features depend only on the training text, so fit them once and try each C on top.
@@ -87,9 +81,7 @@ def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
     n_features = len(pipeline[0].vocabulary_)
     metrics = {
         "model": "tfidf", "variant": mc.variant, "C": best[1], "features": n_features,
-        "val_accuracy": best[0], "test_accuracy": test["accuracy"], "test_f1": test["f1"],
-        "test_precision": test["precision"], "test_recall": test["recall"], "test_roc_auc": test["roc_auc"],
-        "test_confusion": test["confusion"], "test_n": test["n"],
+        "val_accuracy": best[0], **test_fields(test),
         "epochs": 1, "best_epoch": 1, "stopped_by": "converged", "train_seconds": round(train_seconds, 1),
         "seconds_per_epoch": round(train_seconds, 1), "params": n_features + 1, "trainable_params": n_features + 1,
         "glove_coverage": None, "train_samples": len(splits["train"]),
@@ -101,8 +93,5 @@ def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
 
 
 def load_tfidf_run(run_dir: str | Path):
-    run_dir = Path(run_dir)
-    info = runs.read_run(run_dir)
-    if info["kind"] != "tfidf":
-        raise runs.RunError(f"{run_dir} holds a {info['kind']} run, not a TF-IDF baseline")
-    return joblib.load(run_dir / "model.joblib"), from_dict(TfidfConfig, info["config"])
+    cfg = runs.load_run_config(run_dir, "tfidf", TfidfConfig, "model.joblib")
+    return joblib.load(Path(run_dir) / "model.joblib"), cfg

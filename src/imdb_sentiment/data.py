@@ -219,3 +219,10 @@ def load_splits(path=None, val_fraction: float = 0.1, seed: int = 42, max_train_
         "val": stratified_sample(val, max_eval_samples, seed),
         "test": stratified_sample(splits["test"], max_eval_samples, seed),
     }
+
+
+def splits_for(cfg, data: str | None = None) -> dict[str, Reviews]:
+    """The splits a run's config describes (its [data] table and seed); `data` reads another copy of the dataset."""
+    d = cfg.data
+    return load_splits(data or d.data, d.val_fraction, cfg.train.seed, d.max_train_samples, d.max_eval_samples,
+                       d.allow_partial_dataset)

@@ -21,3 +21,10 @@ def classification_metrics(labels, probs, threshold: float = 0.5) -> dict:
         "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
         "n": int(len(labels)),
     }
+
+
+def test_fields(test: dict) -> dict:
+    """classification_metrics of the test set under the names every run's metrics.json uses."""
+    return {"test_accuracy": test["accuracy"], "test_f1": test["f1"], "test_precision": test["precision"],
+            "test_recall": test["recall"], "test_roc_auc": test["roc_auc"], "test_confusion": test["confusion"],
+            "test_n": test["n"]}

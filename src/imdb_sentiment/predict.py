@@ -237,13 +237,11 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
 
 def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
     """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
-    from .data import DataError, load_splits
+    from .data import DataError, splits_for
     from .evaluation import classification_metrics
 
     predictor = load_predictor(run_dir)
-    d, seed = predictor.cfg.data, predictor.cfg.train.seed
-    reviews = load_splits(data or d.data, d.val_fraction, seed, d.max_train_samples, d.max_eval_samples,
-                          d.allow_partial_dataset)[split]
+    reviews = splits_for(predictor.cfg, data)[split]
     results = predictor.predict(reviews.texts, progress=True)
     bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]
     if bad:

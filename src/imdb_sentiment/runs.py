@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import shlex
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 class RunError(RuntimeError):
@@ -48,6 +50,25 @@ def replace_dir(tmp: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+def prepare_run_dir(run_dir: Path, resume: bool, checkpoint) -> None:
+    """Create `run_dir`, refusing to write over an earlier run unless it is being resumed from `checkpoint`."""
+    if resume and checkpoint is None:
+        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
+    if checkpoint is None and (run_dir / "run.json").exists():
+        raise RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --output_dir.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, **extra) -> dict:
+    """run.json: what a later command needs to rebuild the model and to tell whether runs saw the same data."""
+    from dataclasses import asdict
+
+    info = {"kind": kind, "format_version": FORMAT_VERSION, "config": asdict(cfg),
+            "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()}, **extra}
+    write_json(run_dir / "run.json", info)
+    return info
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
     """The last complete checkpoint, including one left as `.old` by a crash in the middle of a swap."""
     for candidate in (run_dir / "checkpoint", run_dir / "checkpoint.old"):
@@ -66,6 +87,19 @@ def read_run(run_dir: str | Path) -> dict:
         raise RunError(f"{run_dir} was written by an incompatible version (run format "
                        f"{info.get('format_version')}, this version reads {FORMAT_VERSION}); retrain it.")
     return info
+
+
+def load_run_config(run_dir: str | Path, kind: str, config_cls, weights: str):
+    """The config of a finished run of `kind`, after checking its weights file was written."""
+    from .config import from_dict
+
+    run_dir = Path(run_dir)
+    info = read_run(run_dir)
+    if info["kind"] != kind:
+        raise RunError(f"{run_dir} holds a {info['kind']} run, not a {kind} run")
+    if not (run_dir / weights).exists():
+        raise RunError(f"{run_dir} has no {weights}: its training never finished")
+    return from_dict(config_cls, info["config"])
 
 
 def hardware() -> str:

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -26,10 +25,10 @@ from tqdm.auto import tqdm
 from . import runs
 from .batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
 from .bilstm import BiLSTMClassifier, count_parameters
-from .config import BiLSTMArgs, BiLSTMConfig, from_dict
-from .data import Reviews, load_splits
+from .config import BiLSTMArgs, BiLSTMConfig
+from .data import Reviews, splits_for
 from .embeddings import load_glove
-from .evaluation import classification_metrics
+from .evaluation import classification_metrics, test_fields
 from .text import Vocab, tokenize
 
 log = logging.getLogger(__name__)
@@ -98,15 +97,9 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     set_seed(tc.seed)
     run_dir = Path(tc.output_dir)
     checkpoint = runs.latest_checkpoint(run_dir) if tc.resume else None
-    if tc.resume and checkpoint is None:
-        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
-    if checkpoint is None and (run_dir / "run.json").exists():
-        raise runs.RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
-                            "--output_dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.prepare_run_dir(run_dir, tc.resume, checkpoint)
 
-    splits = load_splits(cfg.data.data, cfg.data.val_fraction, tc.seed, cfg.data.max_train_samples,
-                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
+    splits = splits_for(cfg)
     if checkpoint:
         vocab = Vocab.load(run_dir / "vocab.json")
     else:
@@ -115,12 +108,8 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         vocab.save(run_dir / "vocab.json")
     glove = load_glove(vocab, cfg.model.glove_path, tc.seed) if cfg.model.embeddings == "glove" else None
     model = build_model(cfg.model, len(vocab), glove.matrix if glove else None)
-    info = {
-        "kind": "bilstm", "format_version": runs.FORMAT_VERSION, "config": asdict(cfg),
-        "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()},
-        "glove_source": glove.source if glove else None, "glove_coverage": glove.coverage if glove else None,
-    }
-    runs.write_json(run_dir / "run.json", info)
+    info = runs.write_run_info(run_dir, "bilstm", cfg, splits, glove_source=glove.source if glove else None,
+                               glove_coverage=glove.coverage if glove else None)
 
     loaders = {
         "train": make_loader(splits["train"], vocab, cfg.model, tc.batch_size, True, tc.bucket_batches, tc.seed),
@@ -172,9 +161,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     test = classification_metrics(splits["test"].labels, predict_probs(model, test_loader, accelerator, "test"))
     metrics = {
         "model": "bilstm", "variant": cfg.model.variant,
-        "val_accuracy": state["best_val_accuracy"], "test_accuracy": test["accuracy"],
-        "test_f1": test["f1"], "test_precision": test["precision"], "test_recall": test["recall"],
-        "test_roc_auc": test["roc_auc"], "test_confusion": test["confusion"], "test_n": test["n"],
+        "val_accuracy": state["best_val_accuracy"], **test_fields(test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_by": state["stopped_by"],
         "train_seconds": round(state["train_seconds"], 1),
         "seconds_per_epoch": round(state["train_seconds"] / max(len(state["history"]), 1), 1),
@@ -199,12 +186,7 @@ def _save_checkpoint(accelerator: Accelerator, run_dir: Path, state: dict) -> No
 def load_bilstm_run(run_dir: str | Path, encoder: str | None = None):
     """(model, vocab, config) of a finished BiLSTM run; `encoder` swaps the LSTM path (e.g. "packed" on CUDA)."""
     run_dir = Path(run_dir)
-    info = runs.read_run(run_dir)
-    if info["kind"] != "bilstm":
-        raise runs.RunError(f"{run_dir} holds a {info['kind']} run, not a BiLSTM")
-    if not (run_dir / "model.safetensors").exists():
-        raise runs.RunError(f"{run_dir} has no model.safetensors: its training never finished an epoch")
-    cfg = from_dict(BiLSTMConfig, info["config"])
+    cfg = runs.load_run_config(run_dir, "bilstm", BiLSTMConfig, "model.safetensors")
     if encoder:
         cfg.model.encoder = encoder
     vocab = Vocab.load(run_dir / "vocab.json")

