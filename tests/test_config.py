@@ -3,19 +3,29 @@ from pathlib import Path
 import pytest
 
 from imdb_sentiment.cli import build_parser
-from imdb_sentiment.config import (BiLSTMConfig, ConfigError, TfidfConfig, TransformerConfig, load_config,
-                                   overrides_from_namespace)
+from imdb_sentiment.compare import CONFIG_CLASSES, config_kind
+from imdb_sentiment.config import (BiLSTMConfig, CompareConfig, ConfigError, TfidfConfig, TransformerConfig,
+                                   load_config, overrides_from_namespace)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-KINDS = {"bilstm": BiLSTMConfig, "tfidf": TfidfConfig, "distilbert": TransformerConfig, "minilm": TransformerConfig}
+MODEL_CONFIGS = sorted(p for p in CONFIGS.glob("*.toml") if p.name != "compare.toml")
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
-def test_every_config_loads_and_starts_with_its_command(path):
-    config = load_config(KINDS[path.stem.split("_")[0]], path)
-    model = "transformer" if isinstance(config, TransformerConfig) else path.stem.split("_")[0]
-    assert path.read_text().startswith(f"# imdb-sentiment train {model} --config configs/{path.name}")
+@pytest.mark.parametrize("path", MODEL_CONFIGS, ids=lambda p: p.name)
+def test_every_model_config_loads_and_starts_with_its_command(path):
+    kind = config_kind(path)
+    config = load_config(CONFIG_CLASSES[kind], path)
+    assert path.read_text().startswith(f"# imdb-sentiment train {kind} --config configs/{path.name}")
     assert config.train.output_dir.startswith("runs/")
+    assert isinstance(config, {"bilstm": BiLSTMConfig, "tfidf": TfidfConfig, "transformer": TransformerConfig}[kind])
+
+
+def test_the_comparison_lists_every_model_config():
+    compare = load_config(CompareConfig, CONFIGS / "compare.toml").compare
+    assert (CONFIGS / "compare.toml").read_text().startswith("# imdb-sentiment compare --config configs/compare.toml")
+    listed = {Path(p).name for p in compare.configs}
+    assert listed == {p.name for p in MODEL_CONFIGS} - {"distilbert.toml"}  # distilbert needs the Hub and a GPU
+    assert compare.configs == CompareConfig().compare.configs
 
 
 def test_variants_differ_only_where_they_should():

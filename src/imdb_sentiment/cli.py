@@ -7,8 +7,8 @@ import json
 import logging
 import sys
 
-from .config import (BiLSTMConfig, ConfigError, TfidfConfig, TransformerConfig, add_config_arguments, load_config,
-                     overrides_from_namespace)
+from .config import (BiLSTMConfig, CompareConfig, ConfigError, TfidfConfig, TransformerConfig, add_config_arguments,
+                     load_config, overrides_from_namespace)
 from .data import DataError
 from .embeddings import EmbeddingError
 from .runs import RunError
@@ -32,6 +32,12 @@ def _train_tfidf(args) -> None:
     from .baselines import train_tfidf
 
     train_tfidf(load_config(TfidfConfig, args.config, overrides_from_namespace(args)))
+
+
+def _compare(args) -> None:
+    from .compare import run_compare
+
+    run_compare(load_config(CompareConfig, args.config, overrides_from_namespace(args)))
 
 
 def _evaluate(args) -> None:
@@ -84,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imdb-sentiment", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    compare = commands.add_parser("compare", help="train what is missing and write the comparison report")
+    add_config_arguments(compare, CompareConfig)
+    compare.set_defaults(func=_compare)
 
     train = commands.add_parser("train", help="train a model into a run directory")
     models = train.add_subparsers(dest="model", required=True)

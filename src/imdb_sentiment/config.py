@@ -158,6 +158,27 @@ class TfidfConfig:
     train: TfidfTrainArgs = field(default_factory=TfidfTrainArgs)
 
 
+@dataclass
+class CompareArgs:
+    configs: list[str] = field(default_factory=lambda: [
+        "configs/tfidf_logreg.toml", "configs/tfidf_nbsvm.toml", "configs/bilstm_scratch.toml",
+        "configs/bilstm_glove.toml", "configs/bilstm_glove_frozen.toml", "configs/bilstm_naive.toml",
+        "configs/minilm_l6.toml"])  # model configs; each one's output_dir is the run compared
+    data: str | None = None  # aclImdb folder or tarball; default: each config's own, then $IMDB_SENTIMENT_DATA
+    output_dir: str = "results"  # report.md, report.html, metrics.json and plots
+    quick: bool = False  # retrain everything on a subset with small settings, into quick_runs_dir
+    quick_runs_dir: str = "runs/quick"
+    quick_output_dir: str = "runs/quick/report"
+    train_missing: bool = True  # train a listed model whose run is missing (resuming an interrupted one)
+    batch_size: int = 64  # for inference throughput
+    latency_reviews: int = 100  # reviews timed one at a time for latency percentiles
+
+
+@dataclass
+class CompareConfig:
+    compare: CompareArgs = field(default_factory=CompareArgs)
+
+
 def _field_types(cls) -> dict[str, type]:
     return typing.get_type_hints(cls)
 

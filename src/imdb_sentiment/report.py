@@ -1,0 +1,325 @@
+"""The comparison report: every model scored on the same test reviews, in the same process, on the same machine.
+
+Writes report.md, report.html, metrics.json and PNG plots into one folder. Numbers a run measured while training
+(training time, its hardware) are read from its metrics.json; everything else is measured here.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import runs
+from .data import splits_for
+from .evaluation import classification_metrics
+from .predict import load_predictor
+from .stats import agreement, bootstrap_interval, mcnemar
+
+
+def _size_on_disk(run_dir: Path) -> int:
+    """Bytes a deployment needs: the run folder without training checkpoints."""
+    return sum(p.stat().st_size for p in run_dir.rglob("*")
+               if p.is_file() and not any(part.startswith("checkpoint") for part in p.relative_to(run_dir).parts))
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.0f} kB"
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    text = " ".join(text.replace("<br />", " ").split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 64, latency_reviews: int = 100,
+               seed: int = 0) -> dict:
+    """Predict the test set with every run and measure speed; refuse runs trained or tested on other reviews."""
+    infos = {str(r): runs.read_run(r) for r in run_dirs}
+    reference = next(iter(infos))
+    for run, info in infos.items():
+        for split, verb in (("train", "trained"), ("test", "tested")):
+            if info["data_fingerprint"][split] != infos[reference]["data_fingerprint"][split]:
+                raise runs.RunError(f"{run} was {verb} on other reviews than {reference} (another dataset, subset or "
+                                    "seed); retrain it with the same [data] settings and seed, or compare it apart.")
+    predictors = [load_predictor(r, batch_size) for r in run_dirs]
+    names = [p.name for p in predictors]
+    if len(set(names)) != len(names):
+        raise runs.RunError(f"two runs share a folder name ({names}); the report names models by folder")
+    test = splits_for(predictors[0].cfg, data)["test"]
+    rng = np.random.default_rng(seed)
+    latency_sample = rng.choice(len(test), size=min(latency_reviews, len(test)), replace=False)
+    models = {}
+    for predictor, run_dir in zip(predictors, run_dirs):
+        start = time.perf_counter()
+        probs = np.array([r.probability for r in predictor.predict(test.texts, progress=True)])
+        seconds = time.perf_counter() - start
+        latencies = []
+        for i in latency_sample:
+            start = time.perf_counter()
+            predictor.predict([test.texts[i]])
+            latencies.append(1000 * (time.perf_counter() - start))
+        trained = json.loads((Path(run_dir) / "metrics.json").read_text())
+        metrics = classification_metrics(test.labels, probs)
+        low, high = bootstrap_interval((probs >= 0.5) == test.labels.astype(bool), seed=seed)
+        models[predictor.name] = {
+            "kind": predictor.kind, "variant": trained.get("variant"), "run_dir": str(run_dir), **metrics,
+            "accuracy_ci95": [low, high], "params": trained.get("params"),
+            "trainable_params": trained.get("trainable_params"), "size_bytes": _size_on_disk(Path(run_dir)),
+            "train_seconds": trained.get("train_seconds"), "train_hardware": trained.get("hardware"),
+            "epochs": trained.get("epochs"), "throughput_reviews_per_s": len(test) / seconds,
+            "latency_ms_p50": float(np.percentile(latencies, 50)), "latency_ms_p95": float(np.percentile(latencies, 95)),
+            "probs": probs,
+        }
+    return {"test": test, "models": models, "batch_size": batch_size, "latency_reviews": len(latency_sample),
+            "hardware": runs.hardware(), "date": runs.today()}
+
+
+def compare_pairs(scored: dict) -> list[dict]:
+    labels = scored["test"].labels.astype(bool)
+    pairs = []
+    for (a, ma), (b, mb) in itertools.combinations(scored["models"].items(), 2):
+        pred_a, pred_b = ma["probs"] >= 0.5, mb["probs"] >= 0.5
+        pairs.append({"a": a, "b": b, "agreement": agreement(pred_a, pred_b),
+                      **mcnemar(pred_a == labels, pred_b == labels)})
+    return pairs
+
+
+def accuracy_by_length(scored: dict, bins: int = 5) -> dict:
+    words = np.array([len(t.split()) for t in scored["test"].texts])
+    edges = np.unique(np.quantile(words, np.linspace(0, 1, bins + 1)).astype(int))
+    which = np.clip(np.searchsorted(edges, words, side="right") - 1, 0, len(edges) - 2)
+    labels = scored["test"].labels.astype(bool)
+    result = {"edges": edges.tolist(), "counts": np.bincount(which, minlength=len(edges) - 1).tolist(), "models": {}}
+    for name, m in scored["models"].items():
+        correct = (m["probs"] >= 0.5) == labels
+        result["models"][name] = [float(correct[which == k].mean()) for k in range(len(edges) - 1)]
+    return result
+
+
+def error_examples(scored: dict, a: str, b: str, n: int = 3) -> list[dict]:
+    """Reviews `a` gets right and `b` gets wrong, those where `b` was most confidently wrong first."""
+    test, labels = scored["test"], scored["test"].labels.astype(bool)
+    pa, pb = scored["models"][a]["probs"], scored["models"][b]["probs"]
+    chosen = np.flatnonzero(((pa >= 0.5) == labels) & ((pb >= 0.5) != labels))
+    chosen = chosen[np.argsort(-np.abs(pb[chosen] - 0.5))][:n]
+    return [{"id": test.ids[i], "label": "positive" if labels[i] else "negative", a: float(pa[i]), b: float(pb[i]),
+             "excerpt": _excerpt(test.texts[i])} for i in chosen]
+
+
+def confident_mistakes(scored: dict, name: str, n: int = 2) -> dict:
+    test, labels, probs = scored["test"], scored["test"].labels.astype(bool), scored["models"][name]["probs"]
+    out = {}
+    for kind, wrong in (("false positives", (probs >= 0.5) & ~labels), ("false negatives", (probs < 0.5) & labels)):
+        idx = np.flatnonzero(wrong)
+        idx = idx[np.argsort(-np.abs(probs[idx] - 0.5))][:n]
+        out[kind] = [{"id": test.ids[i], "probability": float(probs[i]), "excerpt": _excerpt(test.texts[i], 200)}
+                     for i in idx]
+    return out
+
+
+def pareto_front(models: dict) -> list[str]:
+    """Models no other model beats on both accuracy and throughput."""
+    return [n for n, m in models.items() if not any(
+        o["accuracy"] >= m["accuracy"] and o["throughput_reviews_per_s"] >= m["throughput_reviews_per_s"]
+        and (o["accuracy"], o["throughput_reviews_per_s"]) != (m["accuracy"], m["throughput_reviews_per_s"])
+        for o in models.values())]
+
+
+def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models, plots = scored["models"], []
+
+    histories = {n: json.loads((Path(m["run_dir"]) / "history.json").read_text()) for n, m in models.items()
+                 if m["kind"] != "tfidf" and (Path(m["run_dir"]) / "history.json").exists()}
+    if histories:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for (name, rows), colour in zip(histories.items(), itertools.cycle(plt.rcParams["axes.prop_cycle"])):
+            epochs = [r["epoch"] for r in rows]
+            for ax, key in zip(axes, ("loss", "accuracy")):
+                if all(f"train_{key}" in r for r in rows):
+                    ax.plot(epochs, [r[f"train_{key}"] for r in rows], "--", color=colour["color"], alpha=0.6)
+                ax.plot(epochs, [r[f"val_{key}"] for r in rows], "-o", color=colour["color"], label=name, ms=3)
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            ax.set(xlabel="epoch", ylabel=key, title=f"{key}: validation (solid), train (dashed)")
+        axes[1].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "learning_curves.png", dpi=110)
+        plots.append(("Learning curves", "learning_curves.png"))
+
+    fig, axes = plt.subplots(1, len(models), figsize=(2.6 * len(models), 2.8), squeeze=False)
+    for ax, (name, m) in zip(axes[0], models.items()):
+        c = m["confusion"]
+        grid = np.array([[c["tn"], c["fp"]], [c["fn"], c["tp"]]])
+        ax.imshow(grid, cmap="Blues")
+        for (i, j), v in np.ndenumerate(grid):
+            ax.text(j, i, f"{v:,}", ha="center", va="center", color="white" if v > grid.max() / 2 else "black")
+        ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["neg", "pos"], yticklabels=["neg", "pos"],
+               xlabel="predicted", ylabel="true", title=name)
+        ax.title.set_fontsize(8)
+    fig.tight_layout()
+    fig.savefig(out / "confusion_matrices.png", dpi=110)
+    plots.append(("Confusion matrices (counts)", "confusion_matrices.png"))
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, m in models.items():
+        on_front = name in front
+        ax.scatter(m["throughput_reviews_per_s"], m["accuracy"], s=60 if on_front else 30,
+                   marker="*" if on_front else "o")
+        ax.annotate(name, (m["throughput_reviews_per_s"], m["accuracy"]), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points")
+    ax.set(xscale="log", xlabel=f"reviews/s (batch {scored['batch_size']}, this machine)", ylabel="test accuracy",
+           title="Accuracy against inference throughput (* = Pareto front)")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_throughput.png", dpi=110)
+    plots.append(("Accuracy against throughput", "accuracy_vs_throughput.png"))
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    edges = by_length["edges"]
+    centers = np.arange(len(edges) - 1)
+    for name, accuracies in by_length["models"].items():
+        ax.plot(centers, accuracies, "-o", label=name, ms=3)
+    ax.set_xticks(centers, [f"{edges[k]}-{edges[k + 1]}" for k in centers], fontsize=8)
+    ax.set(xlabel="review length (words)", ylabel="test accuracy", title="Accuracy by review length")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_by_length.png", dpi=110)
+    plots.append(("Accuracy by review length", "accuracy_by_length.png"))
+    plt.close("all")
+    return plots
+
+
+def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None = None, batch_size: int = 64,
+                 latency_reviews: int = 100, note: str | None = None) -> Path:
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scored = score_runs(run_dirs, data, batch_size, latency_reviews)
+    models, test = scored["models"], scored["test"]
+    pairs = compare_pairs(scored)
+    by_length = accuracy_by_length(scored)
+    front = pareto_front(models)
+    plots = make_plots(scored, by_length, front, out)
+    ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
+
+    blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison")]
+    blocks.append(("p", f"{len(test):,} test reviews, every model scored in one process on {scored['hardware']} "
+                        f"({scored['date']}). Throughput: reviews/s at batch {batch_size}; latency: one review at a "
+                        f"time, {scored['latency_reviews']} reviews. Training time and hardware come from each run."))
+    if note:
+        train_n = json.loads((Path(run_dirs[0]) / "metrics.json").read_text()).get("train_samples")
+        blocks.append(("p", "**" + note.format(train=train_n, test=len(test)) + "**"))
+    rows = [[n, models[n]["kind"], f"{models[n]['accuracy']:.2%}",
+             f"{models[n]['accuracy_ci95'][0]:.2%}-{models[n]['accuracy_ci95'][1]:.2%}",
+             f"{models[n]['precision']:.3f}", f"{models[n]['recall']:.3f}", f"{models[n]['f1']:.3f}",
+             f"{models[n]['roc_auc']:.3f}", f"{models[n]['params']:,}" if models[n]["params"] else "-",
+             _size(models[n]["size_bytes"]),
+             f"{models[n]['train_seconds']:,.0f} s" if models[n]["train_seconds"] is not None else "-",
+             f"{models[n]['throughput_reviews_per_s']:,.0f}",
+             f"{models[n]['latency_ms_p50']:.1f} / {models[n]['latency_ms_p95']:.1f}"] for n in ranked]
+    blocks.append(("h2", "Results"))
+    blocks.append(("table", ["model", "kind", "accuracy", "95% CI (bootstrap)", "precision", "recall", "F1",
+                             "ROC-AUC", "params", "on disk", "train time", "reviews/s", "latency p50/p95 ms"], rows))
+    baseline = next((n for n in ranked if models[n]["kind"] == "tfidf"), None)
+    if baseline:
+        better = [n for n in ranked if models[n]["kind"] != "tfidf" and models[n]["accuracy"] > models[baseline]["accuracy"]]
+        blocks.append(("p", f"Against the strongest linear baseline ({baseline}, {models[baseline]['accuracy']:.2%}): "
+                            + (f"{', '.join(better)} beat it." if better else "no neural model beats it.")))
+    blocks.append(("p", f"Pareto front (no model is both more accurate and faster): {', '.join(front)}."))
+    train_hardware = sorted({m["train_hardware"] for m in models.values() if m["train_hardware"]})
+    blocks.append(("p", "Training hardware: " + "; ".join(train_hardware) + "."))
+
+    blocks.append(("h2", "Are the differences real? McNemar's test on the same reviews"))
+    blocks.append(("table", ["A", "B", "agree", "only A right", "only B right", "p-value", "test"],
+                   [[p["a"], p["b"], f"{p['agreement']:.1%}", f"{p['only_a_correct']:,}", f"{p['only_b_correct']:,}",
+                     f"{p['p_value']:.2g}", p["method"]] for p in pairs]))
+
+    blocks.append(("h2", "Plots"))
+    blocks.extend(("img", title, file) for title, file in plots)
+    blocks.append(("h2", "Accuracy by review length"))
+    edges = by_length["edges"]
+    blocks.append(("table", ["model"] + [f"{edges[k]}-{edges[k + 1]} words ({c:,})" for k, c in
+                                         enumerate(by_length["counts"])],
+                   [[n] + [f"{a:.1%}" for a in accs] for n, accs in by_length["models"].items()]))
+
+    neural = [n for n in ranked if models[n]["kind"] == "transformer"]
+    lstm = [n for n in ranked if models[n]["kind"] == "bilstm"]
+    blocks.append(("h2", "Where they differ"))
+    if neural and lstm:
+        for a, b in ((neural[0], lstm[0]), (lstm[0], neural[0])):
+            blocks.append(("h3", f"{a} right, {b} wrong"))
+            for e in error_examples(scored, a, b):
+                blocks.append(("quote", f"{e['id']} ({e['label']}; P(positive): {a} {e[a]:.2f}, {b} {e[b]:.2f}) "
+                                        f"{e['excerpt']}"))
+    else:
+        blocks.append(("p", "Needs one Transformer and one BiLSTM run."))
+    blocks.append(("h2", "Most confident mistakes"))
+    for name in ranked:
+        blocks.append(("h3", name))
+        for kind, examples in confident_mistakes(scored, name).items():
+            for e in examples:
+                blocks.append(("quote", f"{kind[:-1]}, P(positive) {e['probability']:.3f}, {e['id']}: {e['excerpt']}"))
+
+    summary = {n: {k: v for k, v in m.items() if k != "probs"} for n, m in models.items()}
+    runs.write_json(out / "metrics.json", {"models": summary, "pairs": pairs, "accuracy_by_length": by_length,
+                                           "pareto_front": front, "test_reviews": len(test), "note": note,
+                                           "hardware": scored["hardware"], "date": scored["date"]})
+    (out / "report.md").write_text(_markdown(blocks))
+    (out / "report.html").write_text(_html(blocks))
+    return out
+
+
+def _markdown(blocks) -> str:
+    lines = []
+    for kind, *body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            lines.append(f"{'#' * int(kind[1])} {body[0]}\n")
+        elif kind == "p":
+            lines.append(body[0] + "\n")
+        elif kind == "quote":
+            lines.append(f"> {body[0]}\n")
+        elif kind == "img":
+            lines.append(f"![{body[0]}]({body[1]})\n")
+        elif kind == "table":
+            header, rows = body
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines.extend("| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows)
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _html(blocks) -> str:
+    def inline(text: str) -> str:
+        parts = html.escape(text).split("**")
+        return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+
+    out = ["<!doctype html><html><head><meta charset='utf-8'><title>IMDB sentiment: model comparison</title>",
+           "<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}"
+           "table{border-collapse:collapse;margin:1rem 0}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;"
+           "text-align:left}blockquote{color:#444;border-left:3px solid #ccc;margin:.6rem 0;padding-left:.8rem}"
+           "img{max-width:100%}</style></head><body>"]
+    for kind, *body in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"<{kind}>{html.escape(body[0])}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{inline(body[0])}</p>")
+        elif kind == "quote":
+            out.append(f"<blockquote>{html.escape(body[0])}</blockquote>")
+        elif kind == "img":
+            out.append(f"<figure><img src='{body[1]}' alt='{html.escape(body[0])}'><figcaption>"
+                       f"{html.escape(body[0])}</figcaption></figure>")
+        elif kind == "table":
+            header, rows = body
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+                       + "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                                 for row in rows) + "</table>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from conftest import bilstm_test_config
+from imdb_sentiment.compare import run_compare
+from imdb_sentiment.config import CompareConfig, load_config
+from imdb_sentiment.report import build_report, pareto_front
+from imdb_sentiment.runs import RunError
+from imdb_sentiment.training import train_bilstm
+
+
+@pytest.fixture(scope="module")
+def tfidf_run(imdb_dir, tmp_path_factory):
+    from imdb_sentiment.baselines import train_tfidf
+    from imdb_sentiment.config import TfidfConfig
+
+    return train_tfidf(load_config(TfidfConfig, overrides={
+        "data.data": str(imdb_dir), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
+        "model.min_df": 1, "train.output_dir": str(tmp_path_factory.mktemp("runs") / "tfidf-tiny")}), "pytest")
+
+
+def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, tmp_path):
+    out = build_report([str(bilstm_run), str(transformer_run), str(tfidf_run)], tmp_path / "report",
+                       latency_reviews=5, note="tiny test runs")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["models"]) == {bilstm_run.name, transformer_run.name, tfidf_run.name}
+    for name, m in metrics["models"].items():
+        assert m["n"] == 120 and m["accuracy_ci95"][0] <= m["accuracy"] <= m["accuracy_ci95"][1]
+        assert m["throughput_reviews_per_s"] > 0 and m["latency_ms_p50"] <= m["latency_ms_p95"]
+        assert m["size_bytes"] > 0 and m["params"] > 0
+        assert sum(m["confusion"].values()) == 120
+    assert len(metrics["pairs"]) == 3 and all(0 <= p["p_value"] <= 1 for p in metrics["pairs"])
+    assert sum(metrics["accuracy_by_length"]["counts"]) == 120
+    for plot in ("learning_curves", "confusion_matrices", "accuracy_vs_throughput", "accuracy_by_length"):
+        assert (out / f"{plot}.png").stat().st_size > 1000
+    report = (out / "report.md").read_text()
+    for heading in ("## Results", "## Are the differences real?", "## Where they differ", "## Most confident mistakes",
+                    f"### {transformer_run.name} right, {bilstm_run.name} wrong", "tiny test runs"):
+        assert heading in report
+    assert "<table>" in (out / "report.html").read_text()
+
+
+def test_runs_trained_or_tested_on_other_reviews_are_refused(bilstm_run, imdb_dir, tmp_path):
+    other_split = train_bilstm(bilstm_test_config(imdb_dir, tmp_path / "other-seed", seed=7, max_epochs=1))
+    with pytest.raises(RunError, match="trained on other reviews"):
+        build_report([str(bilstm_run), str(other_split)], tmp_path / "report")
+    cfg = bilstm_test_config(imdb_dir, tmp_path / "subset", max_epochs=1)
+    cfg.data.max_eval_samples = 60
+    with pytest.raises(RunError, match="tested on other reviews"):
+        build_report([str(bilstm_run), str(train_bilstm(cfg))], tmp_path / "report")
+
+
+def test_pareto_front():
+    models = {"slow-good": {"accuracy": 0.9, "throughput_reviews_per_s": 10},
+              "fast-ok": {"accuracy": 0.8, "throughput_reviews_per_s": 1000},
+              "dominated": {"accuracy": 0.79, "throughput_reviews_per_s": 500}}
+    assert pareto_front(models) == ["slow-good", "fast-ok"]
+
+
+def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path):
+    bilstm = tmp_path / "bilstm_tiny.toml"
+    bilstm.write_text(f"# imdb-sentiment train bilstm --config {bilstm}\n[data]\nallow_partial_dataset = true\n"
+                      "[model]\nembeddings = \"random\"\nembedding_dim = 8\nhidden_size = 8\n"
+                      f"[train]\noutput_dir = \"{tmp_path / 'unused'}\"\n")
+    tfidf = tmp_path / "tfidf_tiny.toml"
+    tfidf.write_text(f"# imdb-sentiment train tfidf --config {tfidf}\n[data]\nallow_partial_dataset = true\n"
+                     "[model]\nmin_df = 1\nC = [1.0]\n")
+    cfg = load_config(CompareConfig, overrides={
+        "compare.configs": [str(bilstm), str(tfidf)], "compare.data": str(imdb_dir), "compare.quick": True,
+        "compare.quick_runs_dir": str(tmp_path / "quick"), "compare.quick_output_dir": str(tmp_path / "report"),
+        "compare.latency_reviews": 3})
+    out = run_compare(cfg)
+    assert (tmp_path / "quick" / "bilstm_tiny" / "metrics.json").exists()
+    assert json.loads((tmp_path / "quick" / "bilstm_tiny" / "metrics.json").read_text())["epochs"] == 2
+    assert "subset of 96 training reviews with small settings and scored on 120 test reviews" in \
+        (out / "report.md").read_text()
+
+    cfg.compare.quick, cfg.compare.train_missing = False, False
+    with pytest.raises(RunError, match="holds no finished run"):
+        run_compare(cfg)
