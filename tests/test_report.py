@@ -73,7 +73,7 @@ def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path):
     out = run_compare(cfg)
     assert (tmp_path / "quick" / "bilstm_tiny" / "metrics.json").exists()
     assert json.loads((tmp_path / "quick" / "bilstm_tiny" / "metrics.json").read_text())["epochs"] == 2
-    assert "subset of 96 training reviews with small settings and scored on 120 test reviews" in \
+    assert "subset of 108 training reviews with small settings and scored on 120 test reviews" in \
         (out / "report.md").read_text()
 
     cfg.compare.quick, cfg.compare.train_missing = False, False
