@@ -76,10 +76,11 @@ def transformer_test_config(data, model, out, **train):
 
 
 @pytest.fixture(scope="session")
-def tiny_distilbert(tmp_path_factory):
+def tiny_distilbert(imdb_dir, tmp_path_factory):
+    """A tiny DistilBERT whose WordPiece vocabulary is learned from the 240 synthetic reviews."""
     from imdb_sentiment.transformer import build_tiny_distilbert
 
-    texts = [" ".join(POSITIVE + NEGATIVE + FILLER)] * 50 + ["the end. <br /> a b c"] * 10
+    texts = [path.read_text() for path in sorted(imdb_dir.rglob("*.txt"))]
     return build_tiny_distilbert(texts, tmp_path_factory.mktemp("tiny-distilbert"), max_position_embeddings=64)
 
 

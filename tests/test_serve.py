@@ -6,7 +6,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from imdb_sentiment.serve import Limits, create_app
+from imdb_sentiment.predict import Predictor
+from imdb_sentiment.serve import Limits, create_app, occlusion
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +28,33 @@ def test_predict_puts_the_models_side_by_side(client, bilstm_run, transformer_ru
     assert [m["run"] for m in first["models"]] == [bilstm_run.name, transformer_run.name]
     for model in first["models"]:
         assert model["label"] == "positive" and model["probability"] > 0.5 and model["latency_ms"] > 0
-        words = [span for span, _ in model["attribution"]]
-        assert words == ["A", "superb,", "wonderful", "film."]
-        weights = dict(model["attribution"])
-        assert weights["superb,"] > 0  # removing a positive word lowers P(positive)
+        assert [span for span, _ in model["attribution"]] == ["A", "superb,", "wonderful", "film."]
     assert all(m["error"] == "empty review" for m in second["models"])
+
+
+class CountingPredictor(Predictor):
+    """P(positive) = share of words that are "good": occlusion weights are known exactly."""
+
+    kind, name = "stub", "stub"
+
+    def __init__(self):
+        self.batch_size = 8
+
+    def _encode(self, texts):
+        return list(texts), [False] * len(texts)
+
+    def _probabilities(self, texts):
+        return [t.split().count("good") / len(t.split()) for t in texts]
+
+
+def test_occlusion_weights_are_the_change_in_probability():
+    predictor = CountingPredictor()
+    weights = occlusion(predictor, "good bad good bad", base_probability=0.5, max_spans=10)
+    assert [span for span, _ in weights] == ["good", "bad", "good", "bad"]
+    # Removing a "good" leaves 1/3 good (P falls, weight +1/6); removing a "bad" leaves 2/3 good (weight -1/6).
+    assert [w for _, w in weights] == pytest.approx([1 / 6, -1 / 6, 1 / 6, -1 / 6], abs=1e-4)
+    spans = occlusion(predictor, "good good bad bad", base_probability=0.5, max_spans=2)
+    assert spans == [("good good", 0.5), ("bad bad", -0.5)]
 
 
 def test_long_reviews_are_explained_in_spans(client):
