@@ -1,7 +1,7 @@
 """`imdb-sentiment compare`: train the models a comparison lists when their runs are missing, then write the report.
 
 Each model is named by its config file; its run directory is that config's `output_dir`. With --quick every model
-is trained afresh on a stratified subset with small settings, so the whole report appears in minutes.
+is trained on a stratified subset with small settings into its own folder (reused when already there).
 """
 
 from __future__ import annotations
