@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -69,3 +70,19 @@ def test_model_names_and_missing_models():
     assert (torch.__version__ and resolve_model_name("minilm-l6")).endswith("model")
     with pytest.raises(RunError, match="cannot load a tokenizer"):
         load_tokenizer("/no/such/model")
+
+
+def test_resumes_from_a_checkpoint_taken_mid_epoch(imdb_dir, tiny_model, tmp_path):
+    # 96 training reviews in batches of 8: 12 steps per epoch, checkpoints at steps 5 and 10 and at the end.
+    run_dir = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", save_steps=5))
+    checkpoints = run_dir / "checkpoints"
+    assert (checkpoints / "checkpoint-10").is_dir()
+    shutil.rmtree(checkpoints / "checkpoint-12")  # as if interrupted between steps 10 and 12
+    resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", save_steps=5, resume=True))
+    history = json.loads((resumed / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1.0]
+    # Steps 1-10 were timed before the interruption, 11-12 after it; both count.
+    laps = [e for e in json.loads((checkpoints / "checkpoint-12" / "trainer_state.json").read_text())["log_history"]
+            if "lap_seconds" in e]
+    assert [round(e["epoch"], 2) for e in laps] == [round(5 / 12, 2), round(10 / 12, 2), 1.0]
+    assert history[0]["epoch_seconds"] == pytest.approx(sum(e["lap_seconds"] for e in laps))

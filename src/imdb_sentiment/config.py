@@ -119,6 +119,7 @@ class TransformerTrainArgs:
     mixed_precision: str = "auto"  # "auto" (bf16 or fp16 where the GPU has it), "bf16", "fp16", "no"
     dataloader_num_workers: int = 0
     resume: bool = False  # continue from the last checkpoint in output_dir/checkpoints
+    save_steps: int = 0  # also checkpoint every this many optimizer steps (0: at epoch ends only)
     num_threads: int | None = None
 
     def __post_init__(self):

@@ -8,6 +8,7 @@ Several GPUs: `torchrun --nproc_per_node N -m imdb_sentiment.cli train transform
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch", save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
         report_to="none", dataloader_num_workers=tc.dataloader_num_workers, **_mixed_precision(tc.mixed_precision))
-    timer = EpochTimer()
+    timer = EpochTimer(tc.save_steps)
     trainer = Trainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
                       data_collator=make_collator(tokenizer, mc.padding, mc.max_length), processing_class=tokenizer,
                       compute_metrics=_compute_metrics, callbacks=[EarlyStoppingCallback(tc.patience), timer])
@@ -160,28 +161,44 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
 
 
 class EpochTimer(TrainerCallback):
-    """Logs each epoch's training time, so runs report it like the BiLSTM's (resumed epochs included)."""
+    """Logs training time in laps that end at each checkpoint, so a run resumed mid-epoch still reports the
+    epoch's time (the log is saved with the checkpoint). With `save_steps`, also asks for a checkpoint every
+    that many optimizer steps: one epoch on a CPU takes hours, too long to lose to an interruption."""
+
+    def __init__(self, save_steps: int = 0):
+        self.save_steps = save_steps
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self.start = time.perf_counter()
 
+    def _lap(self, state):
+        now = time.perf_counter()
+        state.log_history.append({"epoch": state.epoch, "lap_seconds": now - self.start})
+        self.start = now
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.save_steps and state.global_step % self.save_steps == 0:
+            control.should_save = True
+            self._lap(state)
+
     def on_epoch_end(self, args, state, control, **kwargs):
-        state.log_history.append({"epoch": state.epoch, "epoch_seconds": time.perf_counter() - self.start})
+        self._lap(state)
 
 
 def _epoch_history(log_history: list[dict]) -> list[dict]:
     """One row per epoch from the Trainer's log: train loss, validation loss and accuracy, epoch time."""
-    rows: dict[float, dict] = {}
+    rows: dict[int, dict] = {}
     for entry in log_history:
         if "epoch" not in entry:
             continue
-        row = rows.setdefault(round(entry["epoch"], 4), {"epoch": round(entry["epoch"], 4)})
+        epoch = round(entry["epoch"], 4)
+        row = rows.setdefault(math.ceil(epoch), {"epoch": epoch, "epoch_seconds": 0.0})
+        row["epoch"] = max(row["epoch"], epoch)  # fractional when max_steps ends training mid-epoch
         if "loss" in entry:
             row["train_loss"] = entry["loss"]
         if "eval_accuracy" in entry:
             row.update(val_loss=entry["eval_loss"], val_accuracy=entry["eval_accuracy"])
-        if "epoch_seconds" in entry:
-            row["epoch_seconds"] = entry["epoch_seconds"]
+        row["epoch_seconds"] += entry.get("lap_seconds", 0.0)
     return [row for _, row in sorted(rows.items()) if "val_accuracy" in row]
 
 
