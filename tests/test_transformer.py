@@ -1,12 +1,14 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from conftest import transformer_test_config as tiny_config
-from imdb_sentiment.runs import RunError
-from imdb_sentiment.predict import evaluate_run
+from imdb_sentiment.data import splits_for
+from imdb_sentiment.predict import evaluate_run, load_predictor
+from imdb_sentiment.runs import RunError, read_test_probabilities
 from imdb_sentiment.transformer import (encode, load_tokenizer, load_transformer_run, make_collator,
                                         resolve_model_name, train_transformer)
 
@@ -62,6 +64,15 @@ def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
 def test_learns_the_synthetic_sentiment(transformer_run):
     metrics = json.loads((transformer_run / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.8  # chance is 0.5
+
+
+def test_saves_test_scores_in_the_splits_order(transformer_run):
+    # Scored in length order when training ended; padding changes the scores only in the last digits.
+    test = splits_for(load_transformer_run(transformer_run)[2])["test"]
+    saved = read_test_probabilities(transformer_run, test.fingerprint())
+    predicted = np.array([p.probability for p in load_predictor(transformer_run).predict(test.texts)])
+    assert predicted.std() > 0.05 and saved == pytest.approx(predicted, abs=1e-4)
+    assert read_test_probabilities(transformer_run, "other reviews") is None
 
 
 def test_model_names_and_missing_models():

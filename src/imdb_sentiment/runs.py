@@ -5,6 +5,7 @@
     RUN_DIR/model.safetensors best weights (Transformers: save_pretrained files)
     RUN_DIR/history.json      one row per epoch
     RUN_DIR/metrics.json      final validation and test numbers
+    RUN_DIR/test_probabilities.npy  P(positive) per test review, in the test split's order
     RUN_DIR/checkpoint/       last epoch's full state, for --resume
 """
 
@@ -75,6 +76,29 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
         if (candidate / "trainer_state.json").exists():
             return candidate
     return None
+
+
+TEST_PROBABILITIES = "test_probabilities.npy"
+
+
+def write_test_probabilities(run_dir: str | Path, probs) -> None:
+    """The test set is scored once, when training ends; reports reuse these scores instead of re-running it."""
+    import numpy as np
+
+    tmp = Path(run_dir) / (TEST_PROBABILITIES + ".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, np.asarray(probs, dtype=np.float64))
+    os.replace(tmp, Path(run_dir) / TEST_PROBABILITIES)
+
+
+def read_test_probabilities(run_dir: str | Path, test_fingerprint: str):
+    """The saved test scores, or None when there are none or the run was tested on other reviews."""
+    import numpy as np
+
+    path = Path(run_dir) / TEST_PROBABILITIES
+    if not path.exists() or read_run(run_dir)["data_fingerprint"]["test"] != test_fingerprint:
+        return None
+    return np.load(path)
 
 
 def read_run(run_dir: str | Path) -> dict:

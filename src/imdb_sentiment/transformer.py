@@ -137,8 +137,17 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
 
     history = _epoch_history(trainer.state.log_history)
     runs.write_json(run_dir / "history.json", history)
-    prediction = trainer.predict(datasets["test"])
-    test = classification_metrics(prediction.label_ids, _probs(prediction.predictions))
+    # The test scores are saved in the split's order: scored shortest first (little padding), in sequence (the
+    # length-grouped sampler would shuffle them), then put back.
+    trainer.args.train_sampling_strategy = "random"
+    labels = splits["test"].labels
+    by_length = np.argsort(datasets["test"]["length"], kind="stable")
+    prediction = trainer.predict(datasets["test"].select(by_length))
+    if not np.array_equal(prediction.label_ids, labels[by_length]):
+        raise RuntimeError("the Trainer returned the test predictions out of order")
+    probs = np.empty(len(labels))
+    probs[by_length] = _probs(prediction.predictions)
+    test = classification_metrics(labels, probs)
     train_seconds = sum(row.get("epoch_seconds", 0.0) for row in history)
     best_val = max((row["val_accuracy"] for row in history), default=None)
     metrics = {
@@ -155,6 +164,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         "hardware": runs.hardware(), "command": command or runs.command_line(), "date": runs.today(),
     }
     if trainer.is_world_process_zero():
+        runs.write_test_probabilities(run_dir, probs)
         runs.write_json(run_dir / "metrics.json", metrics)
     print(f"test accuracy {test['accuracy']:.4f}; run in {run_dir}")
     return run_dir
