@@ -19,7 +19,7 @@ def test_nb_features_are_log_count_ratios():
 
 
 @pytest.mark.parametrize("variant", ["logreg", "nbsvm"])
-def test_baseline_trains_picks_c_on_validation_and_reloads(variant, imdb_dir, tmp_path):
+def test_baseline_trains_picks_c_on_validation_and_reloads(variant, imdb_dir, tmp_path, caplog):
     cfg = load_config(TfidfConfig, overrides={
         "data.data": str(imdb_dir), "data.allow_partial_dataset": True, "model.variant": variant,
         "model.min_df": 1, "model.C": [0.1, 10.0], "train.output_dir": str(tmp_path / variant)})
@@ -28,6 +28,8 @@ def test_baseline_trains_picks_c_on_validation_and_reloads(variant, imdb_dir, tm
     history = json.loads((run_dir / "history.json").read_text())
     assert [row["C"] for row in history] == [0.1, 10.0]
     assert metrics["val_accuracy"] == max(row["val_accuracy"] for row in history)
+    # Either C of a two-value grid is at its edge, which the run must point out.
+    assert metrics["C_grid"] == [0.1, 10.0] and f"C={metrics['C']}, the edge of the grid" in caplog.text
     assert metrics["test_accuracy"] >= 0.8 and metrics["test_n"] == 120  # chance is 0.5
     assert evaluate_run(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
     results = load_predictor(run_dir).predict(["superb wonderful film", "awful boring waste", ""])

@@ -1,12 +1,15 @@
 import json
+import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import bilstm_test_config
 from imdb_sentiment.compare import run_compare
 from imdb_sentiment.config import CompareConfig, load_config
-from imdb_sentiment.report import build_report, pareto_front
-from imdb_sentiment.runs import RunError
+from imdb_sentiment.report import build_report, pareto_front, score_runs
+from imdb_sentiment.runs import TEST_PROBABILITIES, RunError
 from imdb_sentiment.training import train_bilstm
 
 
@@ -30,6 +33,8 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
         assert m["throughput_reviews_per_s"] > 0 and m["latency_ms_p50"] <= m["latency_ms_p95"]
         assert m["size_bytes"] > 0 and m["params"] > 0
         assert sum(m["confusion"].values()) == 120
+        # The report's accuracy is the run's own test accuracy, from the scores saved when training ended.
+        assert m["accuracy"] == pytest.approx(json.loads((Path(m["run_dir"]) / "metrics.json").read_text())["test_accuracy"])
     assert len(metrics["pairs"]) == 3 and all(0 <= p["p_value"] <= 1 for p in metrics["pairs"])
     assert sum(metrics["accuracy_by_length"]["counts"]) == 120
     for plot in ("learning_curves", "confusion_matrices", "accuracy_vs_throughput", "accuracy_by_length"):
@@ -79,3 +84,12 @@ def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path):
     cfg.compare.quick, cfg.compare.train_missing = False, False
     with pytest.raises(RunError, match="holds no finished run"):
         run_compare(cfg)
+
+
+def test_report_scores_and_saves_runs_without_saved_scores(bilstm_run, tmp_path):
+    run = shutil.copytree(bilstm_run, tmp_path / "older-run")
+    (run / TEST_PROBABILITIES).unlink()  # as runs trained before scores were saved
+    scored = score_runs([str(run)], latency_reviews=2, throughput_reviews=10)
+    assert (run / TEST_PROBABILITIES).exists()
+    assert scored["models"]["older-run"]["probs"] == pytest.approx(np.load(bilstm_run / TEST_PROBABILITIES), abs=1e-5)
+    assert scored["throughput_reviews"] == 10 and scored["latency_reviews"] == 2

@@ -6,6 +6,7 @@ The regularisation strength C is chosen on the validation split; the test set is
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from .config import TfidfConfig
 from .data import splits_for
 from .evaluation import classification_metrics, test_fields
 from .text import tokenize
+
+log = logging.getLogger(__name__)
 
 
 class NBFeatures(BaseEstimator, TransformerMixin):
@@ -73,20 +76,25 @@ def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
         if best is None or val_accuracy > best[0]:
             best = (val_accuracy, C, classifier)
     train_seconds = time.perf_counter() - start
+    if len(mc.C) > 1 and best[1] in (min(mc.C), max(mc.C)):
+        log.warning("C=%s, the edge of the grid tried (%s), did best on validation: a wider grid may do better",
+                    best[1], mc.C)
     pipeline = Pipeline([*features.steps, ("classifier", best[2])])
     joblib.dump(pipeline, run_dir / "model.joblib")
     runs.write_json(run_dir / "history.json", history)
 
-    test = classification_metrics(splits["test"].labels, pipeline.predict_proba(splits["test"].texts)[:, 1])
+    test_probs = pipeline.predict_proba(splits["test"].texts)[:, 1]
+    test = classification_metrics(splits["test"].labels, test_probs)
     n_features = len(pipeline[0].vocabulary_)
     metrics = {
-        "model": "tfidf", "variant": mc.variant, "C": best[1], "features": n_features,
+        "model": "tfidf", "variant": mc.variant, "C": best[1], "C_grid": mc.C, "features": n_features,
         "val_accuracy": best[0], **test_fields(test),
         "epochs": 1, "best_epoch": 1, "stopped_by": "converged", "train_seconds": round(train_seconds, 1),
         "seconds_per_epoch": round(train_seconds, 1), "params": n_features + 1, "trainable_params": n_features + 1,
         "glove_coverage": None, "train_samples": len(splits["train"]),
         "hardware": runs.hardware(), "command": command or runs.command_line(), "date": runs.today(),
     }
+    runs.write_test_probabilities(run_dir, test_probs)
     runs.write_json(run_dir / "metrics.json", metrics)
     print(f"test accuracy {test['accuracy']:.4f} (C={best[1]}); run in {run_dir}")
     return run_dir

@@ -72,4 +72,4 @@ def build_report_for(run_dirs: list[str], c, note: str | None) -> Path:
     from .report import build_report
 
     output_dir = c.quick_output_dir if c.quick else c.output_dir
-    return build_report(run_dirs, output_dir, c.data, c.batch_size, c.latency_reviews, note)
+    return build_report(run_dirs, output_dir, c.data, c.batch_size, c.latency_reviews, c.throughput_reviews, note)

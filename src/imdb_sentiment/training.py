@@ -158,7 +158,8 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
 
     accelerator.wait_for_everyone()
     load_model(accelerator.unwrap_model(model), str(run_dir / "model.safetensors"))
-    test = classification_metrics(splits["test"].labels, predict_probs(model, test_loader, accelerator, "test"))
+    test_probs = predict_probs(model, test_loader, accelerator, "test")
+    test = classification_metrics(splits["test"].labels, test_probs)
     metrics = {
         "model": "bilstm", "variant": cfg.model.variant,
         "val_accuracy": state["best_val_accuracy"], **test_fields(test),
@@ -170,6 +171,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         "hardware": runs.hardware(), "command": command or runs.command_line(), "date": runs.today(),
     }
     if accelerator.is_main_process:
+        runs.write_test_probabilities(run_dir, test_probs)
         runs.write_json(run_dir / "metrics.json", metrics)
     accelerator.print(f"test accuracy {test['accuracy']:.4f} (best epoch {state['best_epoch']}); run in {run_dir}")
     return run_dir
