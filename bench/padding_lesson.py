@@ -1,9 +1,10 @@
-"""Where the naive BiLSTM fails: test accuracy on reviews that were padded against reviews that fill the window.
+"""Where the naive BiLSTM fails: test accuracy by how much padding a review carries.
 
     python bench/padding_lesson.py runs/bilstm-naive runs/bilstm-glove [--json results/bilstm/padding_lesson.json]
 
 The naive model reads its summary at the last padded position, so for a review shorter than max_length its forward
-state has run through the padding; a review that fills the window has no padding and is read correctly.
+state has run through the padding; a review that fills the window has no padding and is read correctly. The runs'
+saved test scores are used (scored here once for runs without them).
 """
 
 from __future__ import annotations
@@ -15,8 +16,18 @@ import numpy as np
 
 from imdb_sentiment.batches import encode_review
 from imdb_sentiment.data import splits_for
-from imdb_sentiment.predict import load_predictor
+from imdb_sentiment.predict import load_predictor, test_scores
 from imdb_sentiment.runs import hardware, today
+
+
+def length_groups(lengths: np.ndarray, max_length: int, bins: int = 4) -> dict[str, np.ndarray]:
+    """Reviews shorter than the window in `bins` equal ranges of length (most padding first), then the full ones."""
+    edges = np.linspace(0, max_length, bins + 1).astype(int)
+    groups = {f"{lo}-{hi - 1} tokens ({max_length - hi + 1}-{max_length - lo} padding)": (lengths >= lo) & (lengths < hi)
+              for lo, hi in zip(edges[:-1], edges[1:])}
+    groups[f"fills the window ({max_length}, no padding)"] = lengths >= max_length
+    groups["all"] = np.ones_like(lengths, dtype=bool)
+    return groups
 
 
 def main() -> None:
@@ -29,18 +40,20 @@ def main() -> None:
     cfg = predictors[0].cfg
     test = splits_for(cfg, args.data)["test"]
     vocab, max_length = predictors[0].vocab, cfg.model.max_length
-    padded = np.array([len(encode_review(text, vocab, max_length)[0]) < max_length for text in test.texts])
-    groups = {"padded (shorter than max_length)": padded, "fills the window": ~padded, "all": np.ones_like(padded)}
-    result = {"max_length": max_length, "test_reviews": len(test), "padded_share": float(padded.mean()),
+    lengths = np.array([len(encode_review(text, vocab, max_length)[0]) for text in test.texts])
+    groups = length_groups(lengths, max_length)
+    result = {"max_length": max_length, "test_reviews": len(test), "padded_share": float((lengths < max_length).mean()),
+              "reviews": {name: int(mask.sum()) for name, mask in groups.items()},
               "hardware": hardware(), "date": today(), "accuracy": {}}
-    print(f"{padded.mean():.1%} of {len(test)} test reviews are shorter than {max_length} tokens (padded)")
-    print(f"{'run':<24}" + "".join(f"{name:>36}" for name in groups))
+    print(f"{result['padded_share']:.1%} of {len(test)} test reviews are shorter than {max_length} tokens (padded)")
+    accuracy = {}
     for predictor in predictors:
-        probs = np.array([r.probability for r in predictor.predict(test.texts, progress=True)])
-        correct = (probs >= 0.5) == test.labels.astype(bool)
-        accuracy = {name: float(correct[mask].mean()) for name, mask in groups.items()}
-        result["accuracy"][predictor.name] = accuracy
-        print(f"{predictor.name:<24}" + "".join(f"{a:>36.2%}" for a in accuracy.values()))
+        correct = (test_scores(predictor, test) >= 0.5) == test.labels.astype(bool)
+        accuracy[predictor.name] = {name: float(correct[mask].mean()) for name, mask in groups.items()}
+    result["accuracy"] = accuracy
+    print(f"{'test reviews':<42}{'count':>8}" + "".join(f"{name:>20}" for name in accuracy))
+    for name, mask in groups.items():
+        print(f"{name:<42}{int(mask.sum()):>8}" + "".join(f"{accuracy[run][name]:>20.2%}" for run in accuracy))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -21,8 +21,10 @@ def main() -> None:
         print(f"| {m['model']} | {m['variant']} | {m['test_accuracy']:.2%} | {m['test_f1']:.4f} | "
               f"{m['val_accuracy']:.2%} | {m['epochs']:g} ({m['best_epoch']:g}) | {m['stopped_by']} | "
               f"{m['seconds_per_epoch']:.0f} | {m['params']:,} ({m['trainable_params']:,}) | {coverage} |")
-    for hardware in sorted({m["hardware"] for m in rows}):
-        print(f"\nHardware: {hardware}.")
+    by_hardware: dict[str, list[str]] = {}
+    for m in rows:
+        by_hardware.setdefault(m["hardware"], []).append(f"{m['model']} {m['variant']}")
+    print("\nHardware: " + "; ".join(f"{hw} ({', '.join(names)})" for hw, names in sorted(by_hardware.items())) + ".")
 
 
 if __name__ == "__main__":

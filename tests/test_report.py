@@ -93,3 +93,16 @@ def test_report_scores_and_saves_runs_without_saved_scores(bilstm_run, tmp_path)
     assert (run / TEST_PROBABILITIES).exists()
     assert scored["models"]["older-run"]["probs"] == pytest.approx(np.load(bilstm_run / TEST_PROBABILITIES), abs=1e-5)
     assert scored["throughput_reviews"] == 10 and scored["latency_reviews"] == 2
+
+
+def test_baseline_verdicts_follow_mcnemar():
+    from imdb_sentiment.report import _versus_baseline
+
+    models = {"tfidf": {"kind": "tfidf", "accuracy": 0.90}, "big": {"kind": "transformer", "accuracy": 0.92},
+              "lstm": {"kind": "bilstm", "accuracy": 0.88}, "close": {"kind": "bilstm", "accuracy": 0.901}}
+    pairs = [{"a": "big", "b": "tfidf", "p_value": 1e-6}, {"a": "tfidf", "b": "lstm", "p_value": 0.001},
+             {"a": "close", "b": "tfidf", "p_value": 0.7}]
+    text = _versus_baseline(models, pairs, "tfidf", ["big", "close", "tfidf", "lstm"])
+    assert "significantly better: big (+2.00 points, p = 1e-06)" in text
+    assert "significantly worse: lstm (-2.00 points, p = 0.001)" in text
+    assert "no significant difference: close (+0.10 points, p = 0.7)" in text

@@ -235,6 +235,19 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
     return records
 
 
+def test_scores(predictor: Predictor, test) -> np.ndarray:
+    """P(positive) per test review: the scores the run saved when its training ended, or, for a run without them
+    (or one tested on other reviews), scored now; saved for next time when the run was tested on these reviews."""
+    fingerprint = test.fingerprint()
+    saved = runs.read_test_probabilities(predictor.run_dir, fingerprint)
+    if saved is not None:
+        return saved
+    probs = np.array([r.probability for r in predictor.predict(test.texts, progress=True)])
+    if runs.read_run(predictor.run_dir)["data_fingerprint"]["test"] == fingerprint:
+        runs.write_test_probabilities(predictor.run_dir, probs)
+    return probs
+
+
 def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
     """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
     from .data import DataError, splits_for

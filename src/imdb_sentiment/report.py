@@ -17,7 +17,7 @@ import numpy as np
 from . import runs
 from .data import splits_for
 from .evaluation import classification_metrics
-from .predict import load_predictor
+from .predict import load_predictor, test_scores
 from .stats import agreement, bootstrap_interval, mcnemar
 
 
@@ -56,17 +56,12 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
     if len(set(names)) != len(names):
         raise runs.RunError(f"two runs share a folder name ({names}); the report names models by folder")
     test = splits_for(predictors[0].cfg, data)["test"]
-    fingerprint = test.fingerprint()
     rng = np.random.default_rng(seed)
     speed_sample = [test.texts[i] for i in rng.choice(len(test), size=min(throughput_reviews, len(test)), replace=False)]
     latency_sample = speed_sample[:latency_reviews]
     models = {}
     for predictor, run_dir in zip(predictors, run_dirs):
-        probs = runs.read_test_probabilities(run_dir, fingerprint)
-        if probs is None:
-            probs = np.array([r.probability for r in predictor.predict(test.texts, progress=True)])
-            if infos[str(run_dir)]["data_fingerprint"]["test"] == fingerprint:
-                runs.write_test_probabilities(run_dir, probs)
+        probs = test_scores(predictor, test)
         start = time.perf_counter()
         predictor.predict(speed_sample)
         seconds = time.perf_counter() - start
@@ -99,6 +94,23 @@ def compare_pairs(scored: dict) -> list[dict]:
         pairs.append({"a": a, "b": b, "agreement": agreement(pred_a, pred_b),
                       **mcnemar(pred_a == labels, pred_b == labels)})
     return pairs
+
+
+def _versus_baseline(models: dict, pairs: list[dict], baseline: str, ranked: list[str]) -> str:
+    """Which neural models beat the linear baseline, and whether McNemar's test says the difference is real."""
+    p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
+    groups: dict[str, list[str]] = {"significantly better": [], "significantly worse": [], "no significant difference": []}
+    for name in ranked:
+        if models[name]["kind"] == "tfidf":
+            continue
+        diff = models[name]["accuracy"] - models[baseline]["accuracy"]
+        p_value = p_values[frozenset((name, baseline))]
+        verdict = ("no significant difference" if p_value >= 0.05
+                   else "significantly better" if diff > 0 else "significantly worse")
+        groups[verdict].append(f"{name} ({100 * diff:+.2f} points, p = {p_value:.2g})")
+    found = [f"{verdict}: {', '.join(names)}" for verdict, names in groups.items() if names]
+    return (f"Against the strongest linear baseline ({baseline}, {models[baseline]['accuracy']:.2%}; McNemar's test at "
+            f"0.05): " + ("; ".join(found) if found else "no neural model in the comparison") + ".")
 
 
 def accuracy_by_length(scored: dict, bins: int = 5) -> dict:
@@ -243,9 +255,7 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
                              "ROC-AUC", "params", "on disk", "train time", "reviews/s", "latency p50/p95 ms"], rows))
     baseline = next((n for n in ranked if models[n]["kind"] == "tfidf"), None)
     if baseline:
-        better = [n for n in ranked if models[n]["kind"] != "tfidf" and models[n]["accuracy"] > models[baseline]["accuracy"]]
-        blocks.append(("p", f"Against the strongest linear baseline ({baseline}, {models[baseline]['accuracy']:.2%}): "
-                            + (f"{', '.join(better)} beat it." if better else "no neural model beats it.")))
+        blocks.append(("p", _versus_baseline(models, pairs, baseline, ranked)))
     blocks.append(("p", f"Pareto front (no model is both more accurate and faster): {', '.join(front)}."))
     train_hardware = sorted({m["train_hardware"] for m in models.values() if m["train_hardware"]})
     blocks.append(("p", "Training hardware: " + "; ".join(train_hardware) + "."))

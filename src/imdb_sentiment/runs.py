@@ -138,7 +138,8 @@ def hardware() -> str:
                 break
     except OSError:
         pass
-    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}"
 
 
 def command_line() -> str:
