@@ -99,10 +99,12 @@ def test_baseline_verdicts_follow_mcnemar():
     from imdb_sentiment.report import _versus_baseline
 
     models = {"tfidf": {"kind": "tfidf", "accuracy": 0.90}, "big": {"kind": "transformer", "accuracy": 0.92},
-              "lstm": {"kind": "bilstm", "accuracy": 0.88}, "close": {"kind": "bilstm", "accuracy": 0.901}}
+              "lstm": {"kind": "bilstm", "accuracy": 0.88}, "close": {"kind": "bilstm", "accuracy": 0.901},
+              "broken": {"kind": "bilstm", "accuracy": 0.5}}
     pairs = [{"a": "big", "b": "tfidf", "p_value": 1e-6}, {"a": "tfidf", "b": "lstm", "p_value": 0.001},
-             {"a": "close", "b": "tfidf", "p_value": 0.7}]
-    text = _versus_baseline(models, pairs, "tfidf", ["big", "close", "tfidf", "lstm"])
+             {"a": "close", "b": "tfidf", "p_value": 0.7},
+             {"a": "tfidf", "b": "broken", "p_value": 0.0}]
+    text = _versus_baseline(models, pairs, "tfidf", ["big", "close", "tfidf", "lstm", "broken"])
     assert "significantly better: big (+2.00 points, p = 1e-06)" in text
-    assert "significantly worse: lstm (-2.00 points, p = 0.001)" in text
+    assert "significantly worse: lstm (-2.00 points, p = 0.001), broken (-40.00 points, p < 1e-300)" in text
     assert "no significant difference: close (+0.10 points, p = 0.7)" in text

@@ -96,6 +96,11 @@ def compare_pairs(scored: dict) -> list[dict]:
     return pairs
 
 
+def _p_value(p: float) -> str:
+    """"= 0.024", or "< 1e-300" where the p-value underflows a float (printing 0 would claim certainty)."""
+    return "< 1e-300" if p < 1e-300 else f"= {p:.2g}"
+
+
 def _versus_baseline(models: dict, pairs: list[dict], baseline: str, ranked: list[str]) -> str:
     """Which neural models beat the linear baseline, and whether McNemar's test says the difference is real."""
     p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
@@ -107,7 +112,7 @@ def _versus_baseline(models: dict, pairs: list[dict], baseline: str, ranked: lis
         p_value = p_values[frozenset((name, baseline))]
         verdict = ("no significant difference" if p_value >= 0.05
                    else "significantly better" if diff > 0 else "significantly worse")
-        groups[verdict].append(f"{name} ({100 * diff:+.2f} points, p = {p_value:.2g})")
+        groups[verdict].append(f"{name} ({100 * diff:+.2f} points, p {_p_value(p_value)})")
     found = [f"{verdict}: {', '.join(names)}" for verdict, names in groups.items() if names]
     return (f"Against the strongest linear baseline ({baseline}, {models[baseline]['accuracy']:.2%}; McNemar's test at "
             f"0.05): " + ("; ".join(found) if found else "no neural model in the comparison") + ".")
@@ -263,7 +268,7 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
     blocks.append(("h2", "Are the differences real? McNemar's test on the same reviews"))
     blocks.append(("table", ["A", "B", "agree", "only A right", "only B right", "p-value", "test"],
                    [[p["a"], p["b"], f"{p['agreement']:.1%}", f"{p['only_a_correct']:,}", f"{p['only_b_correct']:,}",
-                     f"{p['p_value']:.2g}", p["method"]] for p in pairs]))
+                     _p_value(p["p_value"]).removeprefix("= "), p["method"]] for p in pairs]))
 
     blocks.append(("h2", "Plots"))
     blocks.extend(("img", title, file) for title, file in plots)
