@@ -44,7 +44,7 @@ def main() -> None:
     groups = length_groups(lengths, max_length)
     result = {"max_length": max_length, "test_reviews": len(test), "padded_share": float((lengths < max_length).mean()),
               "reviews": {name: int(mask.sum()) for name, mask in groups.items()},
-              "hardware": hardware(), "date": today(), "accuracy": {}}
+              "hardware": hardware(), "date": today()}
     print(f"{result['padded_share']:.1%} of {len(test)} test reviews are shorter than {max_length} tokens (padded)")
     accuracy = {}
     for predictor in predictors:

@@ -243,7 +243,7 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
     if saved is not None:
         return saved
     probs = np.array([r.probability for r in predictor.predict(test.texts, progress=True)])
-    if runs.read_run(predictor.run_dir)["data_fingerprint"]["test"] == fingerprint:
+    if runs.tested_on(predictor.run_dir, fingerprint):
         runs.write_test_probabilities(predictor.run_dir, probs)
     return probs
 

@@ -91,12 +91,17 @@ def write_test_probabilities(run_dir: str | Path, probs) -> None:
     os.replace(tmp, Path(run_dir) / TEST_PROBABILITIES)
 
 
+def tested_on(run_dir: str | Path, test_fingerprint: str) -> bool:
+    """Whether the run's test split is these reviews (their `Reviews.fingerprint()`)."""
+    return read_run(run_dir)["data_fingerprint"]["test"] == test_fingerprint
+
+
 def read_test_probabilities(run_dir: str | Path, test_fingerprint: str):
     """The saved test scores, or None when there are none or the run was tested on other reviews."""
     import numpy as np
 
     path = Path(run_dir) / TEST_PROBABILITIES
-    if not path.exists() or read_run(run_dir)["data_fingerprint"]["test"] != test_fingerprint:
+    if not path.exists() or not tested_on(run_dir, test_fingerprint):
         return None
     return np.load(path)
 
