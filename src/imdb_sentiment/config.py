@@ -164,7 +164,8 @@ class TfidfConfig:
 class CompareArgs:
     configs: list[str] = field(default_factory=lambda: [
         "configs/tfidf_logreg.toml", "configs/tfidf_nbsvm.toml", "configs/bilstm_scratch.toml",
-        "configs/bilstm_glove.toml", "configs/bilstm_glove_frozen.toml", "configs/bilstm_naive.toml",
+        "configs/bilstm_glove.toml", "configs/bilstm_glove_head_tail.toml",
+        "configs/bilstm_glove_frozen.toml", "configs/bilstm_naive.toml",
         "configs/minilm_l6.toml"])  # model configs; each one's output_dir is the run compared
     data: str | None = None  # aclImdb folder or tarball; default: each config's own, then $IMDB_SENTIMENT_DATA
     output_dir: str = "results"  # report.md, report.html, metrics.json and plots
