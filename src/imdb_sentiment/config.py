@@ -56,7 +56,7 @@ class BiLSTMArgs:
     encoder: str = "padded_exact"  # "padded_exact" (fast on CPU), "packed" (use on CUDA), or "naive"
     vocab_size: int = 25_000  # most frequent training words, plus <pad> and <unk>
     max_length: int = 256  # tokens kept per review
-    truncation: str = "head"  # "head" or "head_tail"
+    truncation: str = "head_tail"  # "head_tail" (first quarter and the rest from the end: long reviews end on their verdict) or "head"
     pad_to_max_length: bool = False  # pad every batch to max_length (the naive pipeline) instead of its longest
 
     def __post_init__(self):
@@ -163,9 +163,11 @@ class TfidfConfig:
 @dataclass
 class CompareArgs:
     configs: list[str] = field(default_factory=lambda: [
-        "configs/tfidf_logreg.toml", "configs/tfidf_nbsvm.toml", "configs/bilstm_scratch.toml",
+        "configs/tfidf_logreg.toml", "configs/tfidf_nbsvm.toml",
+        "configs/bilstm_scratch.toml", "configs/bilstm_scratch_head_tail.toml",
         "configs/bilstm_glove.toml", "configs/bilstm_glove_head_tail.toml",
-        "configs/bilstm_glove_frozen.toml", "configs/bilstm_naive.toml",
+        "configs/bilstm_glove_frozen.toml", "configs/bilstm_glove_frozen_head_tail.toml",
+        "configs/bilstm_naive.toml", "configs/bilstm_naive_head_tail.toml",
         "configs/minilm_l6.toml"])  # model configs; each one's output_dir is the run compared
     data: str | None = None  # aclImdb folder or tarball; default: each config's own, then $IMDB_SENTIMENT_DATA
     output_dir: str = "results"  # report.md, report.html, metrics.json and plots
