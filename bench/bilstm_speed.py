@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import time
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from imdb_sentiment.batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
+from imdb_sentiment import cpu
 from imdb_sentiment.bilstm import BiLSTMClassifier
 from imdb_sentiment.runs import hardware, today
 from imdb_sentiment.text import Vocab, tokenize
@@ -68,7 +70,10 @@ def main() -> None:
     parser.add_argument("--hidden_size", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=256)
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--glibc_malloc_defaults", action="store_true",
+                        help="leave glibc's allocator thresholds as they are (training raises them)")
     args = parser.parse_args()
+    cpu.configure(tune_allocator=not args.glibc_malloc_defaults)
     if args.quick:
         args.batches, args.batch_size, args.data = 1, 32, None
     torch.manual_seed(0)
@@ -106,6 +111,11 @@ def main() -> None:
             results["modes"].setdefault(mode, {})["train" if train else "inference"] = {
                 "seconds_per_batch": total / len(batches), "reviews_per_second": reviews / total,
                 "speedup_vs_packed": packed / total}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    results["peak_memory_mb"] = usage.ru_maxrss // 1024  # Linux reports KB
+    results["cpu_seconds"] = {"user": usage.ru_utime, "system": usage.ru_stime}
+    print(f"\npeak memory {results['peak_memory_mb']} MB; CPU time {usage.ru_utime:.1f} s user, "
+          f"{usage.ru_stime:.1f} s system")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
