@@ -5,11 +5,17 @@
 Batches come from real IMDB reviews (length-bucketed, as training uses them) when a dataset is given by --data
 or $IMDB_SENTIMENT_DATA, else from synthetic lengths shaped like IMDB's. Modes run interleaved, batch by batch,
 so background load hits them alike. The last line is `speedup_vs_packed=<training-step speed-up of padded_exact>`.
+
+--raise_malloc_thresholds makes glibc keep freed blocks of up to 1 GB for reuse instead of returning every block
+over 32 MB to the kernel, which is what jemalloc or tcmalloc (PyTorch's CPU tuning guide) give. It shows how much
+of each path's time is the allocator's: the packed path, with its many per-step buffers, gains the most.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import resource
@@ -20,7 +26,6 @@ import torch
 import torch.nn.functional as F
 
 from imdb_sentiment.batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
-from imdb_sentiment import cpu
 from imdb_sentiment.bilstm import BiLSTMClassifier
 from imdb_sentiment.runs import hardware, today
 from imdb_sentiment.text import Vocab, tokenize
@@ -48,6 +53,16 @@ def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: i
     return [pad_collate([dataset[i] for i in batch]) for batch in sampler], source
 
 
+def raise_glibc_malloc_thresholds() -> bool:
+    """True where glibc accepted the new mmap and trim thresholds (mallopt parameters -3 and -1 of malloc.h)."""
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return bool(mallopt(-3, 1 << 30) and mallopt(-1, (1 << 31) - 1))
+
+
 def time_step(model, optimizer, batch, train: bool) -> float:
     start = time.perf_counter()
     if train:
@@ -70,10 +85,14 @@ def main() -> None:
     parser.add_argument("--hidden_size", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=256)
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--glibc_malloc_defaults", action="store_true",
-                        help="leave glibc's allocator thresholds as they are (training raises them)")
+    parser.add_argument("--raise_malloc_thresholds", action="store_true",
+                        help="let glibc reuse freed blocks of up to 1 GB (see above)")
     args = parser.parse_args()
-    cpu.configure(tune_allocator=not args.glibc_malloc_defaults)
+    malloc = "glibc defaults"
+    if args.raise_malloc_thresholds:
+        if not raise_glibc_malloc_thresholds():
+            parser.error("--raise_malloc_thresholds needs glibc's mallopt")
+        malloc = "glibc mmap/trim thresholds raised to 1 GB"
     if args.quick:
         args.batches, args.batch_size, args.data = 1, 32, None
     torch.manual_seed(0)
@@ -97,9 +116,9 @@ def main() -> None:
     padded = sum(b["input_ids"].numel() for b in batches)
     print(f"{source}; {len(batches)} batches of {args.batch_size}, hidden {args.hidden_size}, "
           f"max length {args.max_length}; padding is {1 - tokens / padded:.1%} of the bucketed batches")
-    print(f"hardware: {hardware()}")
+    print(f"hardware: {hardware()}; allocator: {malloc}")
     results = {"source": source, "batches": len(batches), "batch_size": args.batch_size,
-               "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": hardware(),
+               "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": hardware(), "malloc": malloc,
                "date": today(), "modes": {}}
     for train, label in ((True, "training step (forward+backward+Adam)"), (False, "inference (forward)")):
         print(f"\n{label}")

@@ -23,8 +23,6 @@ from pathlib import Path
 
 import torch
 
-from .cpu import allocator_tuned
-
 FORMAT_VERSION = 1
 log = logging.getLogger(__name__)
 
@@ -146,9 +144,7 @@ def hardware() -> str:
     except OSError:
         pass
     threads = torch.get_num_threads()
-    malloc = ", glibc malloc thresholds raised" if allocator_tuned() else ""
-    return (f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} "
-            f"thread{'s' * (threads != 1)}{malloc}")
+    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}"
 
 
 def command_line() -> str:

@@ -22,7 +22,7 @@ from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import cpu, runs
+from . import runs
 from .batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
 from .bilstm import BiLSTMClassifier, count_parameters
 from .config import BiLSTMArgs, BiLSTMConfig
@@ -91,7 +91,8 @@ def predict_probs(model, loader, accelerator: Accelerator, desc: str = "predict"
 def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     """Train one variant, keep the best validation epoch, test it once, and write the run directory."""
     tc = cfg.train
-    cpu.configure(tc.num_threads)
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
     accelerator = Accelerator()
     set_seed(tc.seed)
     run_dir = Path(tc.output_dir)

@@ -17,7 +17,7 @@ import torch
 
 from transformers import TrainerCallback
 
-from . import cpu, runs
+from . import runs
 from .config import TransformerConfig
 from .data import Reviews, splits_for
 from .evaluation import classification_metrics, test_fields
@@ -99,7 +99,8 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     from transformers.trainer_utils import get_last_checkpoint
 
     tc, mc = cfg.train, cfg.model
-    cpu.configure(tc.num_threads)
+    if tc.num_threads:
+        torch.set_num_threads(tc.num_threads)
     run_dir = Path(tc.output_dir)
     checkpoints = run_dir / "checkpoints"
     resume_from = get_last_checkpoint(str(checkpoints)) if tc.resume and checkpoints.is_dir() else None
