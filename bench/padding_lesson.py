@@ -51,9 +51,10 @@ def main() -> None:
         correct = (test_scores(predictor, test) >= 0.5) == test.labels.astype(bool)
         accuracy[predictor.name] = {name: float(correct[mask].mean()) for name, mask in groups.items()}
     result["accuracy"] = accuracy
-    print(f"{'test reviews':<42}{'count':>8}" + "".join(f"{name:>20}" for name in accuracy))
+    width = max(len(run) for run in accuracy) + 2
+    print(f"{'test reviews':<42}{'count':>8}" + "".join(f"{run:>{width}}" for run in accuracy))
     for name, mask in groups.items():
-        print(f"{name:<42}{int(mask.sum()):>8}" + "".join(f"{accuracy[run][name]:>20.2%}" for run in accuracy))
+        print(f"{name:<42}{int(mask.sum()):>8}" + "".join(f"{accuracy[run][name]:>{width}.2%}" for run in accuracy))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
