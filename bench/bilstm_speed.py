@@ -116,9 +116,10 @@ def main() -> None:
     padded = sum(b["input_ids"].numel() for b in batches)
     print(f"{source}; {len(batches)} batches of {args.batch_size}, hidden {args.hidden_size}, "
           f"max length {args.max_length}; padding is {1 - tokens / padded:.1%} of the bucketed batches")
-    print(f"hardware: {hardware()}; allocator: {malloc}")
+    machine = hardware()
+    print(f"hardware: {machine}; allocator: {malloc}")
     results = {"source": source, "batches": len(batches), "batch_size": args.batch_size,
-               "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": hardware(), "malloc": malloc,
+               "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": machine, "malloc": malloc,
                "date": today(), "modes": {}}
     for train, label in ((True, "training step (forward+backward+Adam)"), (False, "inference (forward)")):
         print(f"\n{label}")
