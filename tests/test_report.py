@@ -8,7 +8,7 @@ import pytest
 from conftest import bilstm_test_config
 from imdb_sentiment.compare import run_compare
 from imdb_sentiment.config import CompareConfig, load_config
-from imdb_sentiment.report import build_report, pareto_front, score_runs
+from imdb_sentiment.report import build_report, paired_colours, pareto_front, score_runs
 from imdb_sentiment.runs import TEST_PROBABILITIES, RunError
 from imdb_sentiment.training import train_bilstm
 
@@ -61,6 +61,12 @@ def test_pareto_front():
               "fast-ok": {"accuracy": 0.8, "throughput_reviews_per_s": 1000},
               "dominated": {"accuracy": 0.79, "throughput_reviews_per_s": 500}}
     assert pareto_front(models) == ["slow-good", "fast-ok"]
+
+
+def test_paired_colours_give_a_variant_and_its_head_tail_twin_one_hue():
+    palette = ["glove dark", "glove light", "minilm dark", "minilm light"]
+    colours = paired_colours(["bilstm-glove_head_tail", "minilm-l6", "bilstm-glove"], palette)
+    assert colours == {"bilstm-glove_head_tail": "glove dark", "bilstm-glove": "glove light", "minilm-l6": "minilm dark"}
 
 
 def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path):

@@ -159,6 +159,17 @@ def pareto_front(models: dict) -> list[str]:
         for o in models.values())]
 
 
+def paired_colours(names: list[str], palette: list) -> dict:
+    """One hue per variant, dark for its head+tail run (or a run without a twin) and light for its head twin.
+
+    `palette` lists (dark, light) pairs in turn, as matplotlib's tab20 does.
+    """
+    families = list(dict.fromkeys(n.removesuffix("_head_tail") for n in names))
+    pairs = len(palette) // 2
+    return {n: palette[2 * (families.index(n.removesuffix("_head_tail")) % pairs) + (f"{n}_head_tail" in names)]
+            for n in names}
+
+
 def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -171,12 +182,13 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
                  if m["kind"] != "tfidf" and (Path(m["run_dir"]) / "history.json").exists()}
     if histories:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for (name, rows), colour in zip(histories.items(), itertools.cycle(plt.rcParams["axes.prop_cycle"])):
+        colours = paired_colours(list(histories), plt.get_cmap("tab20").colors)
+        for name, rows in histories.items():
             epochs = [r["epoch"] for r in rows]
             for ax, key in zip(axes, ("loss", "accuracy")):
                 if all(f"train_{key}" in r for r in rows):
-                    ax.plot(epochs, [r[f"train_{key}"] for r in rows], "--", color=colour["color"], alpha=0.6)
-                ax.plot(epochs, [r[f"val_{key}"] for r in rows], "-o", color=colour["color"], label=name, ms=3)
+                    ax.plot(epochs, [r[f"train_{key}"] for r in rows], "--", color=colours[name], alpha=0.6)
+                ax.plot(epochs, [r[f"val_{key}"] for r in rows], "-o", color=colours[name], label=name, ms=3)
         for ax, key in zip(axes, ("loss", "accuracy")):
             ax.set(xlabel="epoch", ylabel=key, title=f"{key}: validation (solid), train (dashed)")
         axes[1].legend(fontsize=8)
