@@ -4,7 +4,8 @@
 
 The naive model reads its summary at the last padded position, so for a review shorter than max_length its forward
 state has run through the padding; a review that fills the window has no padding and is read correctly. The runs'
-saved test scores are used (scored here once for runs without them).
+saved test scores are used (scored here once for runs without them). Each later run is compared with the first by
+McNemar's test on the same test reviews.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from imdb_sentiment.batches import encode_review
 from imdb_sentiment.data import splits_for
 from imdb_sentiment.predict import load_predictor, test_scores
 from imdb_sentiment.runs import hardware, today
+from imdb_sentiment.stats import mcnemar
 
 
 def length_groups(lengths: np.ndarray, max_length: int, bins: int = 4) -> dict[str, np.ndarray]:
@@ -46,15 +48,20 @@ def main() -> None:
               "reviews": {name: int(mask.sum()) for name, mask in groups.items()},
               "hardware": hardware(), "date": today()}
     print(f"{result['padded_share']:.1%} of {len(test)} test reviews are shorter than {max_length} tokens (padded)")
-    accuracy = {}
+    accuracy, correct = {}, {}
     for predictor in predictors:
-        correct = (test_scores(predictor, test) >= 0.5) == test.labels.astype(bool)
-        accuracy[predictor.name] = {name: float(correct[mask].mean()) for name, mask in groups.items()}
+        correct[predictor.name] = (test_scores(predictor, test) >= 0.5) == test.labels.astype(bool)
+        accuracy[predictor.name] = {name: float(correct[predictor.name][mask].mean()) for name, mask in groups.items()}
     result["accuracy"] = accuracy
+    first, *others = correct
+    result["mcnemar_vs_first"] = {run: mcnemar(correct[first], correct[run]) for run in others}
     width = max(len(run) for run in accuracy) + 2
     print(f"{'test reviews':<42}{'count':>8}" + "".join(f"{run:>{width}}" for run in accuracy))
     for name, mask in groups.items():
         print(f"{name:<42}{int(mask.sum()):>8}" + "".join(f"{accuracy[run][name]:>{width}.2%}" for run in accuracy))
+    for run, test_result in result["mcnemar_vs_first"].items():
+        print(f"McNemar, {first} against {run}: only {first} right on {test_result['only_a_correct']} reviews, "
+              f"only {run} on {test_result['only_b_correct']}, p = {test_result['p_value']:.2g}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
