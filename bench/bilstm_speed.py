@@ -6,6 +6,12 @@ Batches come from real IMDB reviews (length-bucketed, as training uses them) whe
 or $IMDB_SENTIMENT_DATA, else from synthetic lengths shaped like IMDB's. Modes run interleaved, batch by batch,
 so background load hits them alike. The last line is `speedup_vs_packed=<training-step speed-up of padded_exact>`.
 
+Training steps are also split by batch kind. When every review in a batch has the same length (at the default
+max length, the batches of reviews truncated to 256 tokens), PyTorch runs packed input through the same oneDNN
+kernel as padded input, so no encoder can gain there. On mixed lengths it falls back to a per-step loop whose
+backward zero-fills the whole precomputed input projection at every step (pytorch/pytorch#149194), so its cost
+grows with the square of the length.
+
 --raise_malloc_thresholds makes glibc keep freed blocks of up to 1 GB for reuse instead of returning every block
 over 32 MB to the kernel, which is what jemalloc or tcmalloc (PyTorch's CPU tuning guide) give. It shows how much
 of each path's time is the allocator's: the packed path, with its many per-step buffers, gains the most.
@@ -76,6 +82,26 @@ def time_step(model, optimizer, batch, train: bool) -> float:
     return time.perf_counter() - start
 
 
+def print_by_batch_kind(batches, seconds, results) -> None:
+    equal_length = [len(set(b["lengths"].tolist())) == 1 for b in batches]
+    print("\ntraining step by batch kind")
+    print(f"{'batches':<30}{'count':>6}{'packed s':>10}{'exact s':>9}{'vs packed':>11}")
+    results["train_by_batch_kind"] = {}
+    for kind, wanted in (("equal lengths", True), ("mixed lengths", False)):
+        picked = [i for i, equal in enumerate(equal_length) if equal == wanted]
+        if not picked:
+            continue
+        packed, exact = (sum(seconds[mode, True][i] for i in picked) for mode in ("packed", "padded_exact"))
+        print(f"{kind:<30}{len(picked):>6}{packed / len(picked):>10.3f}{exact / len(picked):>9.3f}"
+              f"{packed / exact:>10.1f}x")
+        results["train_by_batch_kind"][kind] = {"batches": len(picked), "packed_seconds_per_batch": packed / len(picked),
+                                               "padded_exact_seconds_per_batch": exact / len(picked),
+                                               "speedup_vs_packed": packed / exact}
+    results["train_per_batch"] = [
+        {"min_length": int(b["lengths"].min()), "max_length": int(b["lengths"].max()),
+         **{mode: seconds[mode, True][i] for mode in MODES}} for i, b in enumerate(batches)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one synthetic batch of 32 reviews: under 40 s")
@@ -131,6 +157,7 @@ def main() -> None:
             results["modes"].setdefault(mode, {})["train" if train else "inference"] = {
                 "seconds_per_batch": total / len(batches), "reviews_per_second": reviews / total,
                 "speedup_vs_packed": packed / total}
+    print_by_batch_kind(batches, seconds, results)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     results["peak_memory_mb"] = usage.ru_maxrss // 1024  # Linux reports KB
     results["cpu_seconds"] = {"user": usage.ru_utime, "system": usage.ru_stime}
