@@ -127,7 +127,9 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
         eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch", save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
-        report_to="none", dataloader_num_workers=tc.dataloader_num_workers, **_mixed_precision(tc.mixed_precision))
+        report_to="none", dataloader_num_workers=tc.dataloader_num_workers,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning only speeds host-to-GPU copies; on CPU it warns
+        **_mixed_precision(tc.mixed_precision))
     timer = EpochTimer(tc.save_steps)
     trainer = Trainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
                       data_collator=make_collator(tokenizer, mc.padding, mc.max_length), processing_class=tokenizer,
