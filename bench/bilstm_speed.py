@@ -83,6 +83,7 @@ def time_step(model, optimizer, batch, train: bool) -> float:
 
 
 def print_by_batch_kind(batches, seconds, results) -> None:
+    """Print training steps split into equal-length and mixed-length batches; add them to `results`."""
     equal_length = [len(set(b["lengths"].tolist())) == 1 for b in batches]
     print("\ntraining step by batch kind")
     print(f"{'batches':<30}{'count':>6}{'packed s':>10}{'exact s':>9}{'vs packed':>11}")
@@ -92,11 +93,11 @@ def print_by_batch_kind(batches, seconds, results) -> None:
         if not picked:
             continue
         packed, exact = (sum(seconds[mode, True][i] for i in picked) for mode in ("packed", "padded_exact"))
-        print(f"{kind:<30}{len(picked):>6}{packed / len(picked):>10.3f}{exact / len(picked):>9.3f}"
-              f"{packed / exact:>10.1f}x")
-        results["train_by_batch_kind"][kind] = {"batches": len(picked), "packed_seconds_per_batch": packed / len(picked),
-                                               "padded_exact_seconds_per_batch": exact / len(picked),
-                                               "speedup_vs_packed": packed / exact}
+        row = results["train_by_batch_kind"][kind] = {
+            "batches": len(picked), "packed_seconds_per_batch": packed / len(picked),
+            "padded_exact_seconds_per_batch": exact / len(picked), "speedup_vs_packed": packed / exact}
+        print(f"{kind:<30}{row['batches']:>6}{row['packed_seconds_per_batch']:>10.3f}"
+              f"{row['padded_exact_seconds_per_batch']:>9.3f}{row['speedup_vs_packed']:>10.1f}x")
     results["train_per_batch"] = [
         {"min_length": int(b["lengths"].min()), "max_length": int(b["lengths"].max()),
          **{mode: seconds[mode, True][i] for mode in MODES}} for i, b in enumerate(batches)]
