@@ -33,6 +33,27 @@ def test_padded_exact_equals_pack_padded_sequence(num_layers):
     torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("pooling", ["max", "final"])
+def test_pooling_without_realignment_equals_pooling_packed_outputs(num_layers, pooling):
+    torch.manual_seed(num_layers)
+    encoder = BiLSTMEncoder(6, 8, num_layers).eval()
+    x = torch.randn(4, 11, 6, requires_grad=True)
+    lengths = torch.tensor([11, 1, 7, 4])
+    out, final = reference(encoder, x, lengths)
+    if pooling == "max":  # the reviews' own steps only: LSTM outputs are negative too, so padding's zeros would win
+        expected = torch.stack([out[i, :n].amax(0) for i, n in enumerate(lengths)])
+    else:
+        expected = final
+    pooled = encoder.pool(x, lengths, pooling)
+    torch.testing.assert_close(pooled, expected, atol=1e-5, rtol=0)
+    (grad,) = torch.autograd.grad(pooled.sum(), x)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), x)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=0)
+    encoder.mode = "packed"
+    torch.testing.assert_close(encoder.pool(x, lengths, pooling), expected, atol=1e-5, rtol=0)
+
+
 def test_packed_mode_is_the_reference_and_naive_is_not():
     torch.manual_seed(0)
     encoder = BiLSTMEncoder(4, 5).eval()

