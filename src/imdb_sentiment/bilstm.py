@@ -28,9 +28,11 @@ def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
 
 
-def last_step(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, T, H) -> (B, H): each review's output at its own last real step."""
-    return x.gather(1, (lengths - 1)[:, None, None].expand(-1, 1, x.size(-1))).squeeze(1)
+def final_states(per_direction: list[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T, H) outputs per direction, each in the order it read the reviews -> (B, 2H): each direction's output at
+    a review's own last real step."""
+    last = (lengths - 1)[:, None, None].expand(-1, 1, per_direction[0].size(-1))  # (B, 1, H)
+    return torch.cat([out.gather(1, last).squeeze(1) for out in per_direction], dim=-1)
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -71,21 +73,21 @@ class BiLSTMEncoder(nn.Module):
         """
         if self.mode == "padded_exact":
             per_direction = self._padded_exact_directions(x, lengths)
-            final = torch.cat([last_step(out, lengths) for out in per_direction], dim=-1)
+            if pooling == "final":
+                return final_states(per_direction, lengths)
         else:
             outputs, final = self(x, lengths)
+            if pooling == "final":
+                return final
             per_direction = [outputs]
-        if pooling == "final":
-            return final
         # Adding -inf on padding keeps it out of the max and costs nothing in the backward pass.
         padding = torch.zeros(x.shape[:2], dtype=x.dtype, device=x.device)
         padding = padding.masked_fill_(~padding_mask(lengths, x.size(1)), float("-inf"))[:, :, None]  # (B, T, 1)
         return torch.cat([(out + padding).amax(dim=1) for out in per_direction], dim=-1)
 
     def _padded_exact(self, x, lengths):
-        forward_out, backward_out = self._padded_exact_directions(x, lengths)
-        final = torch.cat([last_step(forward_out, lengths), last_step(backward_out, lengths)], dim=-1)
-        return self._aligned(forward_out, backward_out, lengths), final
+        per_direction = self._padded_exact_directions(x, lengths)
+        return self._aligned(*per_direction, lengths), final_states(per_direction, lengths)
 
     def _padded_exact_directions(self, x, lengths) -> list[torch.Tensor]:
         """The last layer's (B, T, H) outputs per direction; the backward one reversed within each review's length."""
