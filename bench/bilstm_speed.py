@@ -8,7 +8,7 @@ so background load hits them alike. The last line is `speedup_vs_packed=<trainin
 
 Training steps are also split by batch kind. When every review in a batch has the same length (at the default
 max length, the batches of reviews truncated to 256 tokens), PyTorch runs packed input through the same oneDNN
-kernel as padded input, so no encoder can gain there. On mixed lengths it falls back to a per-step loop whose
+kernel as padded input, so an encoder can gain little there. On mixed lengths it falls back to a per-step loop whose
 backward zero-fills the whole precomputed input projection at every step (pytorch/pytorch#149194), so its cost
 grows with the square of the length.
 
