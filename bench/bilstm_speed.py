@@ -5,6 +5,7 @@
 Batches come from real IMDB reviews (length-bucketed, as training uses them) when a dataset is given by --data
 or $IMDB_SENTIMENT_DATA, else from synthetic lengths shaped like IMDB's. Modes run interleaved, batch by batch,
 so background load hits them alike. The last line is `speedup_vs_packed=<training-step speed-up of padded_exact>`.
+bilstm_epoch_speed.py times a whole training epoch of each path instead: slower to run, a larger sample.
 
 Training steps are also split by batch kind. When every review in a batch has the same length (at the default
 max length, the batches of reviews truncated to 256 tokens), PyTorch runs packed input through the same oneDNN
