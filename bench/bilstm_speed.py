@@ -1,11 +1,14 @@
 """Time the BiLSTM's three LSTM paths on the same batches: packed, padded-exact and naive.
 
-    python bench/bilstm_speed.py [--quick] [--data PATH] [--json results/bilstm/speed.json]
+    python bench/bilstm_speed.py [--quick] [--data PATH] [--one_process] [--json results/bilstm/speed.json]
 
-Batches come from real IMDB reviews (length-bucketed, as training uses them) when a dataset is given by --data
-or $IMDB_SENTIMENT_DATA, else from synthetic lengths shaped like IMDB's. Modes run interleaved, batch by batch,
-so background load hits them alike. The last line is `speedup_vs_packed=<training-step speed-up of padded_exact>`.
-bilstm_epoch_speed.py times a whole training epoch of each path instead: slower to run, a larger sample.
+Batches come from real IMDB reviews (length-bucketed in pools of 50 batches, as training makes them) when a dataset
+is given by --data or $IMDB_SENTIMENT_DATA, else from synthetic lengths shaped like IMDB's. Each path runs in a fresh
+process, as training would run it: in one shared process the packed path's allocations leave glibc's heap grown, and
+the padded kernel then page-faults half as often and runs about 10% faster than it does alone (--one_process
+measures that way, interleaving the paths batch by batch). The last line is
+`speedup_vs_packed=<training-step speed-up of padded_exact>`. bilstm_epoch_speed.py times a whole training epoch of
+each path instead: slower to run, a larger sample.
 
 Training steps are also split by batch kind. When every review in a batch has the same length (at the default
 max length, the batches of reviews truncated to 256 tokens), PyTorch runs packed input through the same oneDNN
@@ -24,6 +27,7 @@ import argparse
 import ctypes
 import ctypes.util
 import json
+import multiprocessing
 import os
 import resource
 import time
@@ -34,6 +38,7 @@ import torch.nn.functional as F
 
 from imdb_sentiment.batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
 from imdb_sentiment.bilstm import BiLSTMClassifier
+from imdb_sentiment.config import BiLSTMTrainArgs
 from imdb_sentiment.runs import hardware, today
 from imdb_sentiment.text import Vocab, tokenize
 
@@ -56,7 +61,8 @@ def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: i
         ids = [rng.integers(2, vocab_size, size=length).tolist() for length in lengths]
         source = f"{n} synthetic reviews with IMDB-like lengths"
     dataset = EncodedReviews(ids, rng.integers(0, 2, size=len(ids)))
-    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=True, bucket_batches=n_batches, seed=seed)
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=True,
+                                  bucket_batches=BiLSTMTrainArgs.bucket_batches, seed=seed)
     return [pad_collate([dataset[i] for i in batch]) for batch in sampler], source
 
 
@@ -81,6 +87,36 @@ def time_step(model, optimizer, batch, train: bool) -> float:
         with torch.no_grad():
             model(batch["input_ids"], batch["lengths"])
     return time.perf_counter() - start
+
+
+def time_modes(modes, batches, hidden_size: int, raise_malloc_thresholds: bool) -> dict:
+    """{(mode, train): seconds per batch}, the modes interleaved batch by batch on one model in this process."""
+    if raise_malloc_thresholds and not raise_glibc_malloc_thresholds():
+        raise SystemExit("--raise_malloc_thresholds needs glibc's mallopt")
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(25_002, 50, hidden_size, dropout=0.5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    seconds = {(mode, train): [] for mode in modes for train in (True, False)}
+    for mode in modes:  # warm-up: first calls pay for allocation
+        if mode != "packed":  # too slow for that to matter
+            model.encoder.mode = mode
+            time_step(model.train(), optimizer, batches[0], train=True)
+    for batch in batches:
+        for train in (True, False):
+            for mode in modes:
+                model.encoder.mode = mode
+                model.train(train)
+                seconds[mode, train].append(time_step(model, optimizer, batch, train))
+    return seconds
+
+
+def in_fresh_process(function, *args):
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
+        return pool.apply(function, args)
+    finally:
+        pool.close()
+        pool.join()
 
 
 def print_by_batch_kind(batches, seconds, results) -> None:
@@ -108,36 +144,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one synthetic batch of 32 reviews: under 40 s")
     parser.add_argument("--data", default=os.environ.get("IMDB_SENTIMENT_DATA"))
-    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--hidden_size", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=256)
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--raise_malloc_thresholds", action="store_true",
                         help="let glibc reuse freed blocks of up to 1 GB (see above)")
+    parser.add_argument("--one_process", action="store_true",
+                        help="time every path in this process, interleaved batch by batch (see above)")
     args = parser.parse_args()
-    malloc = "glibc defaults"
-    if args.raise_malloc_thresholds:
-        if not raise_glibc_malloc_thresholds():
-            parser.error("--raise_malloc_thresholds needs glibc's mallopt")
-        malloc = "glibc mmap/trim thresholds raised to 1 GB"
+    malloc = "glibc mmap/trim thresholds raised to 1 GB" if args.raise_malloc_thresholds else "glibc defaults"
     if args.quick:
         args.batches, args.batch_size, args.data = 1, 32, None
-    torch.manual_seed(0)
     batches, source = make_batches(args.batches, args.batch_size, args.max_length, 25_002, args.data, seed=0)
-    model = BiLSTMClassifier(25_002, 50, args.hidden_size, dropout=0.5)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    seconds = {(mode, train): [] for mode in MODES for train in (True, False)}
-    for mode in MODES[1:]:  # warm-up: first calls pay for allocation; packed is too slow for that to matter
-        model.encoder.mode = mode
-        time_step(model.train(), optimizer, batches[0], train=True)
-    for batch in batches:
-        for train in (True, False):
-            for mode in MODES:
-                model.encoder.mode = mode
-                model.train(train)
-                seconds[mode, train].append(time_step(model, optimizer, batch, train))
+    timing = (batches, args.hidden_size, args.raise_malloc_thresholds)
+    if args.one_process:
+        seconds = time_modes(MODES, *timing)
+    else:
+        seconds = {key: value for mode in MODES for key, value in in_fresh_process(time_modes, [mode], *timing).items()}
 
     reviews = sum(len(b["lengths"]) for b in batches)
     tokens = sum(int(b["lengths"].sum()) for b in batches)
@@ -145,10 +170,11 @@ def main() -> None:
     print(f"{source}; {len(batches)} batches of {args.batch_size}, hidden {args.hidden_size}, "
           f"max length {args.max_length}; padding is {1 - tokens / padded:.1%} of the bucketed batches")
     machine = hardware()
-    print(f"hardware: {machine}; allocator: {malloc}")
+    processes = "all paths in one process" if args.one_process else "one process per path"
+    print(f"hardware: {machine}; allocator: {malloc}; {processes}")
     results = {"source": source, "batches": len(batches), "batch_size": args.batch_size,
                "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": machine, "malloc": malloc,
-               "date": today(), "modes": {}}
+               "processes": processes, "date": today(), "modes": {}}
     for train, label in ((True, "training step (forward+backward+Adam)"), (False, "inference (forward)")):
         print(f"\n{label}")
         print(f"{'mode':<14}{'s/batch':>10}{'reviews/s':>12}{'vs packed':>11}")
@@ -160,11 +186,11 @@ def main() -> None:
                 "seconds_per_batch": total / len(batches), "reviews_per_second": reviews / total,
                 "speedup_vs_packed": packed / total}
     print_by_batch_kind(batches, seconds, results)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    results["peak_memory_mb"] = usage.ru_maxrss // 1024  # Linux reports KB
-    results["cpu_seconds"] = {"user": usage.ru_utime, "system": usage.ru_stime}
-    print(f"\npeak memory {results['peak_memory_mb']} MB; CPU time {usage.ru_utime:.1f} s user, "
-          f"{usage.ru_stime:.1f} s system")
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    results["peak_memory_mb"] = max(u.ru_maxrss for u in usage) // 1024  # of the largest process; Linux reports KB
+    results["cpu_seconds"] = {"user": sum(u.ru_utime for u in usage), "system": sum(u.ru_stime for u in usage)}
+    print(f"\npeak memory {results['peak_memory_mb']} MB; CPU time {results['cpu_seconds']['user']:.1f} s user, "
+          f"{results['cpu_seconds']['system']:.1f} s system")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
