@@ -91,8 +91,8 @@ def time_step(model, optimizer, batch, train: bool) -> float:
 
 def time_modes(modes, batches, hidden_size: int, raise_malloc_thresholds: bool) -> dict:
     """{(mode, train): seconds per batch}, the modes interleaved batch by batch on one model in this process."""
-    if raise_malloc_thresholds and not raise_glibc_malloc_thresholds():
-        raise SystemExit("--raise_malloc_thresholds needs glibc's mallopt")
+    if raise_malloc_thresholds:  # per process: the setting does not cross into a spawned one
+        raise_glibc_malloc_thresholds()
     torch.manual_seed(0)
     model = BiLSTMClassifier(25_002, 50, hidden_size, dropout=0.5)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -154,6 +154,9 @@ def main() -> None:
     parser.add_argument("--one_process", action="store_true",
                         help="time every path in this process, interleaved batch by batch (see above)")
     args = parser.parse_args()
+    # Checked here, not in the timing process: a SystemExit there would leave the pool waiting for it forever.
+    if args.raise_malloc_thresholds and not raise_glibc_malloc_thresholds():
+        parser.error("--raise_malloc_thresholds needs glibc's mallopt")
     malloc = "glibc mmap/trim thresholds raised to 1 GB" if args.raise_malloc_thresholds else "glibc defaults"
     if args.quick:
         args.batches, args.batch_size, args.data = 1, 32, None
