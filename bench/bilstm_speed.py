@@ -45,7 +45,8 @@ from imdb_sentiment.text import Vocab, tokenize
 MODES = ("packed", "padded_exact", "naive")
 
 
-def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: int, data: str | None, seed: int):
+def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: int, data: str | None, seed: int,
+                 bucket_batches: int = BiLSTMTrainArgs.bucket_batches):
     rng = np.random.default_rng(seed)
     n = n_batches * batch_size
     if data:
@@ -62,7 +63,7 @@ def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: i
         source = f"{n} synthetic reviews with IMDB-like lengths"
     dataset = EncodedReviews(ids, rng.integers(0, 2, size=len(ids)))
     sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=True,
-                                  bucket_batches=BiLSTMTrainArgs.bucket_batches, seed=seed)
+                                  bucket_batches=bucket_batches, seed=seed)
     return [pad_collate([dataset[i] for i in batch]) for batch in sampler], source
 
 
@@ -148,6 +149,9 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--hidden_size", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=256)
+    parser.add_argument("--bucket_batches", type=int, default=BiLSTMTrainArgs.bucket_batches,
+                        help="length-sorted pool size, as in training; 0: shuffled batches, as a plain DataLoader "
+                             "makes them (each still trimmed to its longest review)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--raise_malloc_thresholds", action="store_true",
                         help="let glibc reuse freed blocks of up to 1 GB (see above)")
@@ -160,7 +164,8 @@ def main() -> None:
     malloc = "glibc mmap/trim thresholds raised to 1 GB" if args.raise_malloc_thresholds else "glibc defaults"
     if args.quick:
         args.batches, args.batch_size, args.data = 1, 32, None
-    batches, source = make_batches(args.batches, args.batch_size, args.max_length, 25_002, args.data, seed=0)
+    batches, source = make_batches(args.batches, args.batch_size, args.max_length, 25_002, args.data, seed=0,
+                                   bucket_batches=args.bucket_batches)
     timing = (batches, args.hidden_size, args.raise_malloc_thresholds)
     if args.one_process:
         seconds = time_modes(MODES, *timing)
@@ -170,14 +175,15 @@ def main() -> None:
     reviews = sum(len(b["lengths"]) for b in batches)
     tokens = sum(int(b["lengths"].sum()) for b in batches)
     padded = sum(b["input_ids"].numel() for b in batches)
-    print(f"{source}; {len(batches)} batches of {args.batch_size}, hidden {args.hidden_size}, "
-          f"max length {args.max_length}; padding is {1 - tokens / padded:.1%} of the bucketed batches")
+    batching = f"length-bucketed in pools of {args.bucket_batches}" if args.bucket_batches > 0 else "shuffled"
+    print(f"{source}; {len(batches)} {batching} batches of {args.batch_size}, hidden {args.hidden_size}, "
+          f"max length {args.max_length}; padding is {1 - tokens / padded:.1%} of the batches")
     machine = hardware()
     processes = "all paths in one process" if args.one_process else "one process per path"
     print(f"hardware: {machine}; allocator: {malloc}; {processes}")
     results = {"source": source, "batches": len(batches), "batch_size": args.batch_size,
-               "hidden_size": args.hidden_size, "max_length": args.max_length, "hardware": machine, "malloc": malloc,
-               "processes": processes, "date": today(), "modes": {}}
+               "hidden_size": args.hidden_size, "max_length": args.max_length, "batching": batching,
+               "hardware": machine, "malloc": malloc, "processes": processes, "date": today(), "modes": {}}
     for train, label in ((True, "training step (forward+backward+Adam)"), (False, "inference (forward)")):
         print(f"\n{label}")
         print(f"{'mode':<14}{'s/batch':>10}{'reviews/s':>12}{'vs packed':>11}")
