@@ -1,5 +1,5 @@
 """One real training epoch of the BiLSTM per LSTM path, on the full training split: the whole-epoch counterpart of
-bilstm_speed.py's 8 batches.
+bilstm_speed.py's 50 batches.
 
     python bench/bilstm_epoch_speed.py [--out results/bilstm/epoch_speed] [--allocators default tuned] [TRAIN FLAGS]
 
@@ -8,8 +8,9 @@ encoder, in its own process, with the same seed and so the same batches. "tuned"
 GLIBC_TUNABLES raising glibc's mmap and trim thresholds to 1 GB (what jemalloc or tcmalloc give): freed blocks are
 reused instead of returned to the kernel and faulted back in as zeroed pages. The training epoch's seconds come from
 the run's history.json (validation and the final test pass are not in them); peak memory and CPU time from the
-operating system, for the whole process. Any other flag goes to `train bilstm` (`--max_train_samples 500` makes a
-quick check). Needs IMDB_SENTIMENT_DATA or --data.
+operating system, for the whole process. Any other flag goes to `train bilstm`: `--max_train_samples 500` makes a
+quick check, `--bucket_batches 0` times shuffled batches instead of length-bucketed ones. Needs IMDB_SENTIMENT_DATA
+or --data.
 """
 
 from __future__ import annotations
