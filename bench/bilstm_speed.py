@@ -46,7 +46,7 @@ MODES = ("packed", "padded_exact", "naive")
 
 
 def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: int, data: str | None, seed: int,
-                 bucket_batches: int = BiLSTMTrainArgs.bucket_batches):
+                 bucket_batches: int):
     rng = np.random.default_rng(seed)
     n = n_batches * batch_size
     if data:
@@ -62,8 +62,7 @@ def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: i
         ids = [rng.integers(2, vocab_size, size=length).tolist() for length in lengths]
         source = f"{n} synthetic reviews with IMDB-like lengths"
     dataset = EncodedReviews(ids, rng.integers(0, 2, size=len(ids)))
-    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=True,
-                                  bucket_batches=bucket_batches, seed=seed)
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle=True, bucket_batches=bucket_batches, seed=seed)
     return [pad_collate([dataset[i] for i in batch]) for batch in sampler], source
 
 
