@@ -65,8 +65,10 @@ def test_predict_items_keeps_reading_errors(predictors):
 
 def test_cli_json_lines_text_and_stdin(bilstm_run, transformer_run, capsys, monkeypatch):
     assert main(["predict", "--run", str(bilstm_run), "--run", str(transformer_run), "--json",
-                 "Wonderful and moving.", ""]) == 0
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+                 "Wonderful and moving.", ""]) == 1
+    captured = capsys.readouterr()
+    assert "1 of 2 reviews could not be labelled" in captured.err
+    lines = [json.loads(line) for line in captured.out.splitlines()]
     assert lines[0]["predictions"][bilstm_run.name]["label"] == "positive"
     assert lines[1]["predictions"][transformer_run.name] == {"error": "empty review"}
 

@@ -49,7 +49,7 @@ def _evaluate(args) -> None:
     print(json.dumps(result, indent=2))
 
 
-def _predict(args) -> None:
+def _predict(args) -> int:
     from .predict import load_predictor, predict_items, read_items
 
     predictors = [load_predictor(run, args.batch_size) for run in args.runs]
@@ -61,7 +61,16 @@ def _predict(args) -> None:
     if args.json:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))
-        return
+    else:
+        _print_predictions(records, items)
+    # Every review is labelled that can be, but a script must still learn that some could not.
+    failed = sum(any("error" in p for p in record["predictions"].values()) for record in records)
+    if failed:
+        print(f"{failed} of {len(records)} reviews could not be labelled (see their errors)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_predictions(records: list[dict], items: list) -> None:
     for record, item in zip(records, items):
         excerpt = " ".join(str(item.text or "").split())
         excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57] + "..."
@@ -143,14 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        args.func(args)
+        status = args.func(args)
     except EXPECTED_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; a training run continues from its last checkpoint with --resume", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
