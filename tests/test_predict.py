@@ -41,8 +41,11 @@ def test_file_readers_name_bad_items(tmp_path):
     assert [i.source for i in items] == ["reviews.txt:1", "reviews.txt:2", "reviews.txt:3"]
     assert items[1].error.startswith("reviews.txt line 2: not UTF-8") and items[2].text == ""
     csv_file = tmp_path / "r.csv"
-    csv_file.write_text("id,review\n1,great\n")
-    assert read_items(file=str(csv_file), column="review")[0].text == "great"
+    # a spreadsheet's BOM before the header, and one row with bytes that are not UTF-8
+    csv_file.write_bytes(b'\xef\xbb\xbfreview,id\ngreat,1\n"bad \xff byte",2\n"two\nlines",3\n')
+    items = read_items(file=str(csv_file), column="review")
+    assert [i.text for i in items] == ["great", None, "two\nlines"]
+    assert items[1].error == "r.csv row 3: not UTF-8" and items[0].error is None and items[2].error is None
     assert "no column 'text'" in read_items(file=str(csv_file))[0].error
     jsonl = tmp_path / "r.jsonl"
     jsonl.write_text('{"text": "fine"}\n{"text": 3}\nnot json\n{"other": 1}\n')

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,6 +176,9 @@ def read_items(texts: list[str] | None = None, file: str | None = None, column: 
         return list(_read_lines(handle, path.name))
 
 
+_INVALID_UTF8 = re.compile("[\udc80-\udcff]")
+
+
 def _decode(raw: bytes, where: str) -> tuple[str | None, str | None]:
     try:
         return raw.decode("utf-8"), None
@@ -194,12 +198,17 @@ def _read_text_file(path: Path) -> Item:
 
 
 def _read_csv(path: Path, column: str) -> Iterator[Item]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+    # utf-8-sig: spreadsheets often start the file with a BOM, which would otherwise hide the first column's name.
+    # surrogateescape keeps invalid bytes visible as lone surrogates, so only the rows holding them fail.
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         for number, row in enumerate(csv.DictReader(handle), 2):
+            source = f"{path.name}:{number}"
             if column not in row:
-                yield Item(f"{path.name}:{number}", None, f"no column {column!r} (columns: {', '.join(row)})")
+                yield Item(source, None, f"no column {column!r} (columns: {', '.join(row)})")
+            elif _INVALID_UTF8.search(row[column] or ""):
+                yield Item(source, None, f"{path.name} row {number}: not UTF-8")
             else:
-                yield Item(f"{path.name}:{number}", row[column])
+                yield Item(source, row[column])
 
 
 def _read_jsonl(path: Path, column: str) -> Iterator[Item]:
