@@ -70,6 +70,13 @@ def test_limits_answer_with_clear_statuses(client):
     too_big = client.post("/predict", content=b'{"texts": ["' + b"a" * 6000 + b'"]}',
                           headers={"content-type": "application/json"})
     assert too_big.status_code == 413 and "5000 bytes" in too_big.json()["detail"]
+    chunks = iter([b'{"texts": ["', b"a" * 3000, b"a" * 3000, b'"]}'])  # no Content-Length: sent chunked
+    chunked = client.post("/predict", content=chunks, headers={"content-type": "application/json"})
+    assert chunked.status_code == 413 and "5000 bytes" in chunked.json()["detail"]
+    small_chunks = iter([b'{"texts": ', b'["fine"]}'])
+    assert client.post("/predict", content=small_chunks, headers={"content-type": "application/json"}).is_success
+    bad_length = client.post("/predict", content=b"{}", headers={"content-length": "x"})
+    assert bad_length.status_code == 400 and "Content-Length" in bad_length.json()["detail"]
     assert client.post("/predict", json={"texts": []}).status_code == 422
     assert client.post("/predict", json={"texts": [3]}).status_code == 422
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,37 @@ class PredictResponse(BaseModel):
     results: list[ReviewResult]
 
 
+class BodyLimit:
+    """Answers 413 to a request body over `max_bytes`, whether it declares its length or arrives in chunks."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            return await JSONResponse({"detail": "invalid Content-Length header"}, 400)(scope, receive, send)
+        if declared is not None and int(declared) > self.max_bytes:
+            return await self._too_large(scope, receive, send)
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # FastAPI passes an HTTPException raised while it reads the body on to its handler as it is.
+                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _too_large(self, scope, receive, send):
+        await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
+
+
 def occlusion(predictor: Predictor, text: str, base_probability: float, max_spans: int) -> list[tuple[str, float]]:
     """(span, P(positive) with the span minus P without it) for consecutive spans covering the review."""
     words = text.split()
@@ -68,12 +99,7 @@ def create_app(run_dirs: list[str], limits: Limits | None = None) -> FastAPI:
     predictors = [load_predictor(run) for run in run_dirs]
     app = FastAPI(title="imdb-sentiment", description=__doc__, version="0.1.0")
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and int(length) > limits.max_body_bytes:
-            return JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
 
     @app.get("/models")
     def models() -> list[dict]:
