@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 
@@ -93,3 +94,18 @@ def test_cli_rejects_bad_runs_clearly(tmp_path, bilstm_run, capsys):
     assert "incompatible version" in capsys.readouterr().err
     assert main(["predict", "--run", str(bilstm_run), "--file", str(tmp_path / "none.txt")]) == 2
     assert "input not found" in capsys.readouterr().err
+
+
+def test_cli_names_unfinished_and_corrupt_runs(tmp_path, bilstm_run, capsys):
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(bilstm_run, unfinished, ignore=shutil.ignore_patterns("model.safetensors"))
+    assert main(["predict", "--run", str(unfinished), "hello"]) == 2
+    assert "training never finished" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(bilstm_run, corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"cut short")
+    assert main(["predict", "--run", str(corrupt), "hello"]) == 2
+    assert "cannot load the saved model" in capsys.readouterr().err
+    (corrupt / "run.json").write_text('{"kind": "bil')
+    assert main(["evaluate", str(corrupt)]) == 2
+    assert "run.json is not valid JSON" in capsys.readouterr().err

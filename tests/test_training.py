@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from conftest import bilstm_test_config as tiny_config
+from conftest import bilstm_test_config as tiny_config, write_aclimdb
 from imdb_sentiment.cli import main
 from imdb_sentiment.runs import RunError
 from imdb_sentiment.predict import evaluate_run
@@ -32,6 +32,18 @@ def test_resume_continues_where_an_interrupted_run_stopped(imdb_dir, tmp_path):
     train_bilstm(interrupted)
     with pytest.raises(RunError, match="--resume"):
         train_bilstm(interrupted)
+    run_json = (tmp_path / "resumed" / "run.json").read_text()
+    with pytest.raises(RunError, match=r"other settings \(train.learning_rate 0.02 -> 0.5\)"):
+        train_bilstm(tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True, learning_rate=0.5))
+    fewer_reviews = tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True)
+    fewer_reviews.data.max_eval_samples = 20
+    with pytest.raises(RunError, match="settings .data.max_eval_samples None -> 20"):
+        train_bilstm(fewer_reviews)
+    other_data = write_aclimdb(tmp_path / "other", per_class=50)  # the data path may change; the reviews may not
+    with pytest.raises(RunError, match="the train reviews differ"):
+        train_bilstm(tiny_config(other_data, tmp_path / "resumed", max_epochs=3, resume=True))
+    assert (tmp_path / "resumed" / "run.json").read_text() == run_json  # a refused resume changes nothing
+    # The epoch cap may change: that is how a finished run is given more epochs.
     train_bilstm(tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True))
     expected = json.loads((full / "history.json").read_text())
     resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())

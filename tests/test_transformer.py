@@ -55,6 +55,8 @@ def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
 
     with pytest.raises(RunError, match="--resume"):
         train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run"))
+    with pytest.raises(RunError, match="train.learning_rate"):
+        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", learning_rate=1e-4, resume=True))
     resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", num_epochs=2.0, resume=True))
     history = json.loads((resumed / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1.0, 2.0]

@@ -154,7 +154,13 @@ def load_predictor(run_dir: str | Path, batch_size: int | None = None) -> Predic
     cls = {"bilstm": BiLSTMPredictor, "transformer": TransformerPredictor, "tfidf": TfidfPredictor}.get(kind)
     if cls is None:
         raise runs.RunError(f"{run_dir}: unknown run kind {kind!r}")
-    return cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
+    try:
+        return cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
+    except runs.RunError:
+        raise
+    except Exception as err:  # a truncated or corrupt weights file surfaces as whatever its reader raises
+        raise runs.RunError(f"{run_dir}: cannot load the saved model ({type(err).__name__}: {err}); "
+                            f"its files may be incomplete or corrupt, so retrain it") from err
 
 
 def read_items(texts: list[str] | None = None, file: str | None = None, column: str = "text") -> list[Item]:

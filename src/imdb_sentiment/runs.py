@@ -60,14 +60,52 @@ def prepare_run_dir(run_dir: Path, resume: bool, checkpoint) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, **extra) -> dict:
-    """run.json: what a later command needs to rebuild the model and to tell whether runs saw the same data."""
+# What a resumed run may change: where the data lives, how the work is spread, and how long it goes on.
+# Anything else would make the finished run's record describe a run that never happened.
+CHANGEABLE_ON_RESUME = {"data.data", "data.allow_partial_dataset", "train.resume", "train.num_threads",
+                        "train.max_epochs", "train.num_epochs", "train.max_steps", "train.patience",
+                        "train.eval_batch_size", "train.dataloader_num_workers", "train.save_steps"}
+
+
+def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, resuming: bool = False, **extra) -> dict:
+    """run.json: what a later command needs to rebuild the model and to tell whether runs saw the same data.
+
+    When `resuming`, the run must go on with the settings and reviews it started with."""
     from dataclasses import asdict
 
-    info = {"kind": kind, "format_version": FORMAT_VERSION, "config": asdict(cfg),
+    info = {"kind": kind, "format_version": FORMAT_VERSION, "config": json.loads(json.dumps(asdict(cfg))),
             "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()}, **extra}
+    if resuming:
+        _check_same_run(run_dir, read_run(run_dir), info)
     write_json(run_dir / "run.json", info)
     return info
+
+
+def _check_same_run(run_dir: Path, started: dict, now: dict) -> None:
+    if started["kind"] != now["kind"]:
+        raise RunError(f"{run_dir} holds a {started['kind']} run; it cannot be resumed as a {now['kind']} run")
+    before, after = _flatten(started["config"]), _flatten(now["config"])
+    # Only fields the run was started with: a field added to the config since then cannot have changed.
+    changed = [f"{name} {before[name]!r} -> {after[name]!r}" for name in before
+               if name in after and before[name] != after[name] and name not in CHANGEABLE_ON_RESUME]
+    if changed:
+        raise RunError(f"{run_dir} was started with other settings ({'; '.join(changed)}). Resume it with the "
+                       f"config and flags it started with (they are in its run.json), or train into another "
+                       f"--output_dir.")
+    for split, fingerprint in started["data_fingerprint"].items():
+        if now["data_fingerprint"].get(split, fingerprint) != fingerprint:
+            raise RunError(f"{run_dir}: the {split} reviews differ from the ones the run started on "
+                           f"(another dataset, subset or split); resume it on the same data.")
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -111,7 +149,10 @@ def read_run(run_dir: str | Path) -> dict:
     info_path = run_dir / "run.json"
     if not info_path.exists():
         raise RunError(f"{run_dir} is not a run directory (no run.json); train one with `imdb-sentiment train`.")
-    info = json.loads(info_path.read_text())
+    try:
+        info = json.loads(info_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RunError(f"{info_path} is not valid JSON ({err}); the run cannot be read") from err
     if info.get("format_version") != FORMAT_VERSION:
         raise RunError(f"{run_dir} was written by an incompatible version (run format "
                        f"{info.get('format_version')}, this version reads {FORMAT_VERSION}); retrain it.")
@@ -127,7 +168,8 @@ def load_run_config(run_dir: str | Path, kind: str, config_cls, weights: str):
     if info["kind"] != kind:
         raise RunError(f"{run_dir} holds a {info['kind']} run, not a {kind} run")
     if not (run_dir / weights).exists():
-        raise RunError(f"{run_dir} has no {weights}: its training never finished")
+        raise RunError(f"{run_dir} has no {weights}: its training never finished; continue it with the "
+                       f"`imdb-sentiment train {kind}` command that started it, plus --resume")
     return from_dict(config_cls, info["config"])
 
 

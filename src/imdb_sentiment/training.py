@@ -108,7 +108,8 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         vocab.save(run_dir / "vocab.json")
     glove = load_glove(vocab, cfg.model.glove_path, tc.seed) if cfg.model.embeddings == "glove" else None
     model = build_model(cfg.model, len(vocab), glove.matrix if glove else None)
-    info = runs.write_run_info(run_dir, "bilstm", cfg, splits, glove_source=glove.source if glove else None,
+    info = runs.write_run_info(run_dir, "bilstm", cfg, splits, resuming=checkpoint is not None,
+                               glove_source=glove.source if glove else None,
                                glove_coverage=glove.coverage if glove else None)
 
     loaders = {

@@ -116,7 +116,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
             source, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
     except (OSError, ValueError) as err:
         raise runs.RunError(f"cannot load model {mc.model_name!r} ({source}): {err}") from err
-    runs.write_run_info(run_dir, "transformer", cfg, splits, model_source=source)
+    runs.write_run_info(run_dir, "transformer", cfg, splits, resuming=resume_from is not None, model_source=source)
 
     args = TrainingArguments(
         output_dir=str(checkpoints), seed=tc.seed, num_train_epochs=tc.num_epochs, max_steps=tc.max_steps,
