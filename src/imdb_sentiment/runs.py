@@ -60,11 +60,11 @@ def prepare_run_dir(run_dir: Path, resume: bool, checkpoint) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
-# What a resumed run may change: where the data lives, how the work is spread, and how long it goes on.
+# What a resumed run may change: where the run and the data live, how the work is spread, and how long it goes on.
 # Anything else would make the finished run's record describe a run that never happened.
-CHANGEABLE_ON_RESUME = {"data.data", "data.allow_partial_dataset", "train.resume", "train.num_threads",
-                        "train.max_epochs", "train.num_epochs", "train.max_steps", "train.patience",
-                        "train.eval_batch_size", "train.dataloader_num_workers", "train.save_steps"}
+CHANGEABLE_ON_RESUME = {"train.output_dir", "data.data", "data.allow_partial_dataset", "train.resume",
+                        "train.num_threads", "train.max_epochs", "train.num_epochs", "train.max_steps",
+                        "train.patience", "train.eval_batch_size", "train.dataloader_num_workers", "train.save_steps"}
 
 
 def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, resuming: bool = False, **extra) -> dict:
