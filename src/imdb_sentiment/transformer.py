@@ -95,7 +95,7 @@ def _compute_metrics(prediction) -> dict:
 
 def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Path:
     from transformers import (AutoModelForSequenceClassification, EarlyStoppingCallback, Trainer,
-                              TrainingArguments)
+                              TrainingArguments, set_seed)
     from transformers.trainer_utils import get_last_checkpoint
 
     tc, mc = cfg.train, cfg.model
@@ -111,6 +111,9 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     tokenizer = load_tokenizer(source)
     datasets = {split: to_dataset(tokenizer, reviews, mc.max_length, mc.truncation, mc.head_tokens)
                 for split, reviews in splits.items()}
+    # The classification head is initialised here, before the Trainer seeds anything: without this its weights
+    # would depend on whatever the process drew before (another model trained first by `compare`, say).
+    set_seed(tc.seed)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             source, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
@@ -228,11 +231,11 @@ def load_transformer_run(run_dir: str | Path):
 
 
 def build_tiny_distilbert(texts: list[str], directory: str | Path, vocab_size: int = 600, dim: int = 32,
-                          max_position_embeddings: int = 512) -> Path:
+                          max_position_embeddings: int = 512, seed: int = 0) -> Path:
     """A randomly initialised two-layer DistilBERT with a WordPiece tokenizer trained on `texts`, saved with
     save_pretrained: the default model's code path, offline and in seconds (tests and --quick benchmarks)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertTokenizerFast
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertTokenizerFast, set_seed
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -248,6 +251,7 @@ def build_tiny_distilbert(texts: list[str], directory: str | Path, vocab_size: i
     config = DistilBertConfig(vocab_size=wordpiece.get_vocab_size(), dim=dim, hidden_dim=2 * dim, n_layers=2,
                               n_heads=2, max_position_embeddings=max_position_embeddings, num_labels=2)
     directory = Path(directory)
+    set_seed(seed)  # the same weights whatever the process drew before
     DistilBertForSequenceClassification(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
