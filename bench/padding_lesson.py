@@ -10,16 +10,16 @@ McNemar's test on the same test reviews.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 
 from imdb_sentiment.batches import encode_review
-from imdb_sentiment.data import splits_for
-from imdb_sentiment.predict import load_predictor, test_scores
+from imdb_sentiment.predict import test_scores
 from imdb_sentiment.runs import hardware, today
 from imdb_sentiment.stats import mcnemar
+
+from saved_runs import load_runs  # bench/, the script's own folder
 
 
 def length_groups(lengths: np.ndarray, max_length: int, bins: int = 4) -> dict[str, np.ndarray]:
@@ -33,14 +33,8 @@ def length_groups(lengths: np.ndarray, max_length: int, bins: int = 4) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="BiLSTM run directories trained on the same data")
-    parser.add_argument("--data", help="default: the first run's dataset")
-    parser.add_argument("--json")
-    args = parser.parse_args()
-    predictors = [load_predictor(run) for run in args.runs]
+    args, predictors, test = load_runs(__doc__, "BiLSTM run directories trained on the same data")
     cfg = predictors[0].cfg
-    test = splits_for(cfg, args.data)["test"]
     vocab, max_length = predictors[0].vocab, cfg.model.max_length
     lengths = np.array([len(encode_review(text, vocab, max_length)[0]) for text in test.texts])
     groups = length_groups(lengths, max_length)

@@ -12,18 +12,19 @@ ROOT = Path(__file__).resolve().parents[1] / "results"
 
 
 def main() -> None:
-    rows = [json.loads(p.read_text()) for p in sorted(ROOT.glob("*/*/metrics.json"))]
-    print("| model | variant | test acc | test F1 | val acc | epochs (best) | stopped by | s/epoch | params "
+    # Named by folder: a rerun of a variant sits beside the first run under its own name.
+    rows = [{**json.loads(p.read_text()), "run": p.parent.name} for p in sorted(ROOT.glob("*/*/metrics.json"))]
+    print("| model | run | test acc | test F1 | val acc | epochs (best) | stopped by | s/epoch | params "
           "(trainable) | GloVe coverage |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for m in sorted(rows, key=lambda m: (m["model"], -m["test_accuracy"])):
         coverage = f"{m['glove_coverage']:.1%}" if m.get("glove_coverage") else "-"
-        print(f"| {m['model']} | {m['variant']} | {m['test_accuracy']:.2%} | {m['test_f1']:.4f} | "
+        print(f"| {m['model']} | {m['run']} | {m['test_accuracy']:.2%} | {m['test_f1']:.4f} | "
               f"{m['val_accuracy']:.2%} | {m['epochs']:g} ({m['best_epoch']:g}) | {m['stopped_by']} | "
               f"{m['seconds_per_epoch']:.0f} | {m['params']:,} ({m['trainable_params']:,}) | {coverage} |")
     by_hardware: dict[str, list[str]] = {}
     for m in rows:
-        by_hardware.setdefault(m["hardware"], []).append(f"{m['model']} {m['variant']}")
+        by_hardware.setdefault(m["hardware"], []).append(f"{m['model']} {m['run']}")
     print("\nHardware: " + "; ".join(f"{hw} ({', '.join(names)})" for hw, names in sorted(by_hardware.items())) + ".")
 
 
