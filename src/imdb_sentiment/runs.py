@@ -73,6 +73,7 @@ def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, resuming: bool =
     When `resuming`, the run must go on with the settings and reviews it started with."""
     from dataclasses import asdict
 
+    # Through JSON and back, so a resumed run's config compares equal to the one read from run.json (tuples as lists).
     info = {"kind": kind, "format_version": FORMAT_VERSION, "config": json.loads(json.dumps(asdict(cfg))),
             "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()}, **extra}
     if resuming:
@@ -84,7 +85,7 @@ def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, resuming: bool =
 def _check_same_run(run_dir: Path, started: dict, now: dict) -> None:
     if started["kind"] != now["kind"]:
         raise RunError(f"{run_dir} holds a {started['kind']} run; it cannot be resumed as a {now['kind']} run")
-    before, after = _flatten(started["config"]), _flatten(now["config"])
+    before, after = _dotted_fields(started["config"]), _dotted_fields(now["config"])
     # Only fields the run was started with: a field added to the config since then cannot have changed.
     changed = [f"{name} {before[name]!r} -> {after[name]!r}" for name in before
                if name in after and before[name] != after[name] and name not in CHANGEABLE_ON_RESUME]
@@ -98,14 +99,9 @@ def _check_same_run(run_dir: Path, started: dict, now: dict) -> None:
                            f"(another dataset, subset or split); resume it on the same data.")
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+def _dotted_fields(config: dict) -> dict:
+    """{"section.field": value}, the names the config's CLI flags and overrides use."""
+    return {f"{section}.{name}": value for section, fields in config.items() for name, value in fields.items()}
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -61,11 +61,12 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        too_large = f"request body over {self.max_bytes} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             return await JSONResponse({"detail": "invalid Content-Length header"}, 400)(scope, receive, send)
         if declared is not None and int(declared) > self.max_bytes:
-            return await self._too_large(scope, receive, send)
+            return await JSONResponse({"detail": too_large}, 413)(scope, receive, send)
         received = 0
 
         async def counting_receive():
@@ -74,13 +75,10 @@ class BodyLimit:
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 # FastAPI passes an HTTPException raised while it reads the body on to its handler as it is.
-                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
+                raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, counting_receive, send)
-
-    async def _too_large(self, scope, receive, send):
-        await JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, 413)(scope, receive, send)
 
 
 def occlusion(predictor: Predictor, text: str, base_probability: float, max_spans: int) -> list[tuple[str, float]]:
