@@ -99,3 +99,18 @@ def test_resumes_from_a_checkpoint_taken_mid_epoch(imdb_dir, tiny_model, tmp_pat
             if "lap_seconds" in e]
     assert [round(e["epoch"], 2) for e in laps] == [round(5 / 12, 2), round(10 / 12, 2), 1.0]
     assert history[0]["epoch_seconds"] == pytest.approx(sum(e["lap_seconds"] for e in laps))
+
+
+def test_precision_bf16_trains_under_cpu_autocast_or_is_refused(imdb_dir, tiny_model, tmp_path, monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU path")
+    cfg = tiny_config(imdb_dir, tiny_model, tmp_path / "run", precision="bf16", max_steps=3)
+    if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+        metrics = json.loads((train_transformer(cfg) / "metrics.json").read_text())
+        assert metrics["precision"] == "bf16" and 0 <= metrics["test_accuracy"] <= 1
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    with pytest.raises(RunError, match="neither AVX-512 BF16 nor AMX"):
+        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "refused", precision="bf16"))
+    with pytest.raises(RunError, match="fp16 needs a CUDA GPU"):
+        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "refused", precision="fp16"))

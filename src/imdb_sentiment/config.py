@@ -29,6 +29,9 @@ def _check_choice(name: str, value, choices) -> None:
         raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
 @dataclass
 class DataArgs:
     data: str | None = None  # aclImdb folder or tarball, or hf:stanfordnlp/imdb; default $IMDB_SENTIMENT_DATA
@@ -116,14 +119,14 @@ class TransformerTrainArgs:
     patience: int = 2  # epochs without a better validation accuracy before stopping
     gradient_accumulation_steps: int = 1
     group_by_length: bool = True  # batches of similar length, so dynamic padding wastes little
-    mixed_precision: str = "auto"  # "auto" (bf16 or fp16 where the GPU has it), "bf16", "fp16", "no"
+    precision: str = "auto"  # "auto" (GPU: bf16 or fp16 where it has it; CPU: fp32), "fp32", "bf16", "fp16" (GPU)
     dataloader_num_workers: int = 0
     resume: bool = False  # continue from the last checkpoint in output_dir/checkpoints
     save_steps: int = 0  # also checkpoint every this many optimizer steps (0: at epoch ends only)
     num_threads: int | None = None
 
     def __post_init__(self):
-        _check_choice("mixed_precision", self.mixed_precision, ("auto", "bf16", "fp16", "no"))
+        _check_choice("precision", self.precision, PRECISIONS)
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 

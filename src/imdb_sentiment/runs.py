@@ -185,6 +185,13 @@ def hardware() -> str:
     return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}"
 
 
+def require_cpu_bf16() -> None:
+    """bf16 on a CPU pays off only with native bf16 instructions (AVX-512 BF16 or AMX); elsewhere it is emulated."""
+    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+        raise RunError("--precision bf16: this CPU has neither AVX-512 BF16 nor AMX, so bf16 would be emulated "
+                       "and slower than fp32; use --precision fp32")
+
+
 def command_line() -> str:
     return shlex.join(["imdb-sentiment" if sys.argv[0].endswith("imdb-sentiment") else sys.argv[0], *sys.argv[1:]])
 

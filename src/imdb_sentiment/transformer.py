@@ -77,10 +77,20 @@ def make_collator(tokenizer, padding: str, max_length: int):
 
 
 def _mixed_precision(setting: str) -> dict:
-    if setting == "no" or not torch.cuda.is_available():
+    """TrainingArguments for `precision`: autocast in bf16 or fp16 over fp32 master weights, or plain fp32."""
+    if setting == "fp32":
         return {}
+    if not torch.cuda.is_available():
+        if setting == "bf16":
+            runs.require_cpu_bf16()
+            return {"bf16": True, "use_cpu": True}
+        if setting == "fp16":
+            raise runs.RunError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 or fp32")
+        return {}  # auto: fp32 on a CPU, where bf16's gain depends on the CPU and is opt-in
     if setting in ("auto", "bf16") and torch.cuda.is_bf16_supported():
         return {"bf16": True}
+    if setting == "bf16":
+        raise runs.RunError("--precision bf16: this GPU has no bf16 support; use fp16 or fp32")
     return {"fp16": True}
 
 
@@ -99,6 +109,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     from transformers.trainer_utils import get_last_checkpoint
 
     tc, mc = cfg.train, cfg.model
+    precision = _mixed_precision(tc.precision)  # refuse an unsupported precision before any work is done
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     run_dir = Path(tc.output_dir)
@@ -132,7 +143,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
         report_to="none", dataloader_num_workers=tc.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning only speeds host-to-GPU copies; on CPU it warns
-        **_mixed_precision(tc.mixed_precision))
+        **precision)
     timer = EpochTimer(tc.save_steps)
     trainer = Trainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
                       data_collator=make_collator(tokenizer, mc.padding, mc.max_length), processing_class=tokenizer,
@@ -158,6 +169,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     metrics = {
         "model": "transformer", "variant": mc.model_name, "model_name": mc.model_name, "model_source": source,
         "max_length": mc.max_length, "truncation": mc.truncation, "padding": mc.padding,
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
         "val_accuracy": best_val, **test_fields(test),
         "epochs": trainer.state.epoch, "best_epoch": _best_epoch(history),
         "stopped_by": "early_stopping" if trainer.state.epoch < tc.num_epochs and tc.max_steps < 0 else "max_epochs",
