@@ -1,0 +1,114 @@
+"""Teacher outputs for distilling a fine-tuned Transformer into the BiLSTM (Tang et al. 2019, "Distilling
+Task-Specific Knowledge from BERT into Simple Neural Networks").
+
+The student learns from the teacher's logits on the training reviews and on augmented copies of them. The copies are
+made on the student's own word tokens, inside the window it reads (head+tail truncation), so teacher and student
+see the same words:
+- n-gram sampling: with probability `p_ngram`, the copy is one window of n consecutive tokens, n from 1 to 5;
+- otherwise masking: each token becomes the unknown token with probability `p_mask` (`<unk>` for the student,
+  the teacher tokenizer's own unknown token for the teacher).
+Tang et al. also replace words by others of the same part of speech; that needs a tagger, which no package on this
+machine's registries ships with its model weights offline, so it is left out.
+
+Copies are a pure function of (seed, review index, copy number): the cache stores the teacher's logits and a
+fingerprint of the copies' tokens instead of the copies themselves, and `TeacherCache.load` refuses a cache made by
+another teacher or for other reviews or copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import runs
+from .text import tokenize, truncate
+
+
+@dataclass
+class Augmentation:
+    copies: int = 1  # augmented copies per training review
+    p_mask: float = 0.1
+    p_ngram: float = 0.25
+    max_ngram: int = 5
+    seed: int = 42
+
+
+def window(text: str, max_length: int, truncation: str) -> list[str]:
+    """The word tokens of `text` that the BiLSTM reads."""
+    return truncate(tokenize(text), max_length, truncation)
+
+
+def augment(tokens: list[str], rng: np.random.Generator, aug: Augmentation, unk: str) -> list[str]:
+    if rng.random() < aug.p_ngram and tokens:
+        n = min(int(rng.integers(1, aug.max_ngram + 1)), len(tokens))
+        start = int(rng.integers(0, len(tokens) - n + 1))
+        return tokens[start:start + n]
+    masked = rng.random(len(tokens)) < aug.p_mask
+    return [unk if m else token for token, m in zip(tokens, masked)]
+
+
+def augmented_copies(texts: list[str], aug: Augmentation, max_length: int, truncation: str,
+                     unk: str) -> list[list[str]]:
+    """`aug.copies` copies of each review, review-major: copy k of review i is at index i * copies + k."""
+    copies = []
+    for i, text in enumerate(texts):
+        tokens = window(text, max_length, truncation)
+        for k in range(aug.copies):
+            copies.append(augment(tokens, np.random.default_rng([aug.seed, i, k]), aug, unk))
+    return copies
+
+
+def fingerprint(token_lists: list[list[str]], unk: str) -> str:
+    """Identifies the copies whatever the unknown token is spelt as."""
+    digest = hashlib.sha1()
+    for tokens in token_lists:
+        digest.update(" ".join("<unk>" if t == unk else t for t in tokens).encode() + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def weights_fingerprint(run_dir: str | Path) -> str:
+    digest = hashlib.sha1()
+    with open(Path(run_dir) / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
+    """(N, 2) logits of a Transformer run, computed in length-sorted batches (little padding), in `texts`' order."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .predict import TransformerPredictor
+
+    teacher = TransformerPredictor(run_dir, batch_size)
+    ids, _ = teacher._encode(texts)
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    logits = np.empty((len(texts), 2), dtype=np.float32)
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(order), batch_size), desc="teacher", disable=not progress):
+            chunk = order[start:start + batch_size]
+            batch = teacher.collate([{"input_ids": ids[i]} for i in chunk])
+            logits[chunk] = teacher.model(**batch).logits.float().numpy()
+    return logits
+
+
+def write_cache(path: str | Path, logits: dict[str, np.ndarray], info: dict) -> None:
+    """`logits` by name ("train", "augmented") and what they were computed from, in one .npz."""
+    with runs.atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, info=np.array(runs.json.dumps(info)), **logits)
+
+
+def load_cache(path: str | Path, expected: dict) -> dict[str, np.ndarray]:
+    """The cached logits, after checking that every field of `expected` matches what the cache was made from."""
+    with np.load(Path(path)) as cache:
+        info = runs.json.loads(str(cache["info"]))
+        mismatched = [f"{key}: cache {info.get(key)!r}, now {value!r}" for key, value in expected.items()
+                      if info.get(key) != value]
+        if mismatched:
+            raise runs.RunError(f"{path} was made for another teacher or other reviews ({'; '.join(mismatched)}); "
+                                f"delete it to recompute the teacher's logits")
+        return {name: cache[name] for name in cache.files if name != "info"}
