@@ -62,3 +62,82 @@ def test_bad_files_and_values_are_reported(tmp_path):
         load_config(BiLSTMConfig, overrides={"model.encoder": "cudnn"})
     with pytest.raises(ConfigError, match="not found"):
         load_config(BiLSTMConfig, tmp_path / "missing.toml")
+
+
+def _bounded_fields():
+    import dataclasses
+
+    for config_cls in (BiLSTMConfig, TransformerConfig, TfidfConfig, CompareConfig):
+        for section in dataclasses.fields(config_cls):
+            for f in dataclasses.fields(section.default_factory):
+                m = f.metadata
+                if any(m.get(k) is not None for k in ("ge", "gt", "le", "lt")):
+                    yield config_cls, section.name, f
+
+
+@pytest.mark.parametrize("config_cls,section,f", list(_bounded_fields()),
+                         ids=lambda x: getattr(x, "name", getattr(x, "__name__", x)))
+def test_every_bounded_field_refuses_values_outside_its_range(config_cls, section, f):
+    m = f.metadata
+    is_int = "int" in str(f.type)
+    step = 1 if is_int else 1e-9
+    cases = []  # (value, accepted)
+    if m.get("ge") is not None:
+        cases += [(m["ge"], True), (m["ge"] - step, False)]
+    if m.get("gt") is not None:
+        cases += [(m["gt"], False), (m["gt"] + (1 if is_int else 1e-3), True)]
+    if m.get("le") is not None:
+        cases += [(m["le"], True), (m["le"] + step, False)]
+    if m.get("lt") is not None:
+        cases += [(m["lt"], False)]
+    for value, accepted in cases:
+        value = int(value) if is_int else float(value)
+        value = [value] if "list" in str(f.type) else value
+        overrides = {f"{section}.{f.name}": value}
+        if accepted:
+            assert getattr(getattr(load_config(config_cls, overrides=overrides), section), f.name) == value
+        else:
+            with pytest.raises(ConfigError, match=rf"^{f.name} must be .*, got "):
+                load_config(config_cls, overrides=overrides)
+
+
+def test_wrong_types_in_a_file_are_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[train]\nbatch_size = "64"\n')
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1, got '64'"):
+        load_config(BiLSTMConfig, bad)
+    bad.write_text("[model]\nC = []\n")
+    with pytest.raises(ConfigError, match="C must not be empty"):
+        load_config(TfidfConfig, bad)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "bilstm", "--batch_size", "-1"], "error: batch_size must be >= 1, got -1\n"),
+    (["train", "tfidf", "--max_train_samples", "0"], "error: max_train_samples must be >= 2, got 0\n"),
+    (["train", "transformer", "--warmup_ratio", "1"], "error: warmup_ratio must be in [0, 1), got 1.0\n"),
+])
+def test_bad_numbers_fail_at_once_with_one_line_and_status_2(argv, message, capsys, tmp_path, monkeypatch):
+    from imdb_sentiment.cli import main
+
+    monkeypatch.setenv("IMDB_SENTIMENT_DATA", str(tmp_path / "no-data-is-read"))
+    assert main(argv + ["--output_dir", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == message and not (tmp_path / "run").exists()
+
+
+def test_every_flag_has_help_and_shows_its_default():
+    import argparse
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    checked = 0
+    for parser in parsers(build_parser()):
+        for action in parser._actions:
+            if action.option_strings and action.dest.count(".") == 1:  # the flags made from config fields
+                assert action.help and "default:" in action.help, (parser.prog, action.option_strings)
+                checked += 1
+    assert checked > 60

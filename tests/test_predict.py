@@ -17,8 +17,8 @@ def test_one_interface_over_both_kinds_with_per_item_errors(predictors):
     for predictor in predictors:
         results = predictor.predict(texts)
         assert [r.error for r in results] == [None, "empty review", "empty review", "not text (got int)", None]
-        assert results[0].label == "positive" and results[0].probability > 0.5
-        assert results[4].label == "negative" and results[4].probability < 0.5
+        assert results[0].label == "positive" and results[0].p_positive > 0.5
+        assert results[4].label == "negative" and results[4].p_positive < 0.5
 
 
 def test_long_reviews_are_truncated_and_say_so(predictors):
@@ -30,8 +30,8 @@ def test_long_reviews_are_truncated_and_say_so(predictors):
 
 def test_batching_does_not_change_predictions(bilstm_run):
     texts = [f"the film was {'great ' * n}and {'awful ' * (5 - n)}" for n in range(6)]
-    one_by_one = [load_predictor(bilstm_run, batch_size=1).predict([t])[0].probability for t in texts]
-    batched = [r.probability for r in load_predictor(bilstm_run, batch_size=4).predict(texts)]
+    one_by_one = [load_predictor(bilstm_run, batch_size=1).predict([t])[0].p_positive for t in texts]
+    batched = [r.p_positive for r in load_predictor(bilstm_run, batch_size=4).predict(texts)]
     assert batched == pytest.approx(one_by_one, abs=1e-5)
 
 

@@ -28,14 +28,15 @@ def test_training_learns_writes_a_run_and_reloads(bilstm_run):
 
 def test_resume_continues_where_an_interrupted_run_stopped(imdb_dir, tmp_path):
     full = train_bilstm(tiny_config(imdb_dir, tmp_path / "full", max_epochs=3))
-    interrupted = tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=2)
+    interrupted = tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=2, keep_checkpoints=True)
     train_bilstm(interrupted)
-    with pytest.raises(RunError, match="--resume"):
+    with pytest.raises(RunError, match="finished run.*--resume continues it"):
         train_bilstm(interrupted)
     run_json = (tmp_path / "resumed" / "run.json").read_text()
     with pytest.raises(RunError, match=r"other settings \(train.learning_rate 0.02 -> 0.5\)"):
-        train_bilstm(tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True, learning_rate=0.5))
-    fewer_reviews = tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True)
+        train_bilstm(tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True, learning_rate=0.5,
+                                 keep_checkpoints=True))
+    fewer_reviews = tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True, keep_checkpoints=True)
     fewer_reviews.data.max_eval_samples = 20
     with pytest.raises(RunError, match="settings .data.max_eval_samples None -> 20"):
         train_bilstm(fewer_reviews)
@@ -45,6 +46,8 @@ def test_resume_continues_where_an_interrupted_run_stopped(imdb_dir, tmp_path):
     assert (tmp_path / "resumed" / "run.json").read_text() == run_json  # a refused resume changes nothing
     # The epoch cap may change: that is how a finished run is given more epochs.
     train_bilstm(tiny_config(imdb_dir, tmp_path / "resumed", max_epochs=3, resume=True))
+    assert not (tmp_path / "resumed" / "checkpoint").exists()  # finished, and no --keep_checkpoints this time
+    assert not (full / "checkpoint").exists()
     expected = json.loads((full / "history.json").read_text())
     resumed = json.loads((tmp_path / "resumed" / "history.json").read_text())
     assert [row["epoch"] for row in resumed] == [1, 2, 3]
@@ -63,3 +66,43 @@ def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
     assert main(["train", "bilstm", "--data", str(tmp_path / "missing"), "--output_dir", str(tmp_path / "o")]) == 2
     assert "IMDB dataset not found" in capsys.readouterr().err
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_over_with_resume(imdb_dir, tmp_path, monkeypatch):
+    import imdb_sentiment.training as training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_bilstm(tiny_config(imdb_dir, tmp_path / "run", max_epochs=2))
+    monkeypatch.undo()
+    assert (tmp_path / "run" / "run.json").exists() and not (tmp_path / "run" / "checkpoint").exists()
+    with pytest.raises(RunError, match="stopped before its first checkpoint; pass --resume to start it over"):
+        train_bilstm(tiny_config(imdb_dir, tmp_path / "run", max_epochs=2))
+    run_dir = train_bilstm(tiny_config(imdb_dir, tmp_path / "run", max_epochs=2, resume=True))
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_a_failed_start_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "bilstm", "--data", str(tmp_path / "nonexistent"), "--output_dir", str(out)]) == 2
+    assert not out.exists() and "error:" in capsys.readouterr().err
+
+
+def test_a_full_disk_gives_a_clear_error_and_no_partial_file(imdb_dir, tmp_path, monkeypatch):
+    import imdb_sentiment.runs as runs
+
+    real_replace = runs.os.replace
+
+    def full_disk(src, dst):
+        if str(dst).endswith("metrics.json"):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(runs.os, "replace", full_disk)
+    with pytest.raises(RunError, match="cannot write .*metrics.json: No space left on device"):
+        train_bilstm(tiny_config(imdb_dir, tmp_path / "run", max_epochs=1))
+    left = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "metrics.json" not in left and not any(name.endswith(".tmp") for name in left)

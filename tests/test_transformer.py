@@ -40,8 +40,17 @@ def test_collators_pad_dynamically_or_to_max_length(tiny_model):
     assert make_collator(tokenizer, "max_length", 64)(features)["input_ids"].shape == (2, 64)
 
 
-def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
+def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_warning()
+    hf_logging.enable_progress_bar()
     run_dir = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run"), command="pytest")
+    printed = "".join(capfd.readouterr())
+    # One readable line per fact, none of the Trainer's raw dicts or the load report's table.
+    assert "{'loss'" not in printed and "LOAD REPORT" not in printed and "| MISSING" not in printed
+    assert "newly initialised for this task: nothing" in printed and "val accuracy" in printed  # saved with a head
+    assert not (run_dir / "checkpoints").exists()  # deleted once the run finished
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for key in ("model", "variant", "val_accuracy", "test_accuracy", "test_confusion", "epochs", "train_seconds",
                 "seconds_per_epoch", "params", "hardware", "command", "date", "max_length", "model_name"):
@@ -50,14 +59,19 @@ def test_fine_tunes_saves_reloads_and_resumes(imdb_dir, tiny_model, tmp_path):
     assert (run_dir / "model.safetensors").exists() and (run_dir / "tokenizer.json").exists()
     # The saved run scores the test set exactly as training did.
     assert evaluate_run(run_dir)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    hf_logging.set_verbosity_warning()
+    hf_logging.enable_progress_bar()
     model, tokenizer, cfg = load_transformer_run(run_dir)
+    assert "Loading weights" not in "".join(capfd.readouterr())
     assert cfg.model.max_length == 64 and model.config.id2label[1] == "positive"
 
-    with pytest.raises(RunError, match="--resume"):
-        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run"))
+    for resume in (False, True):  # finished, and its checkpoints are gone: nothing to continue
+        with pytest.raises(RunError, match="holds a finished run; choose another --output_dir.$"):
+            train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", resume=resume))
+    train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "kept", keep_checkpoints=True))
     with pytest.raises(RunError, match="train.learning_rate"):
-        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", learning_rate=1e-4, resume=True))
-    resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", num_epochs=2.0, resume=True))
+        train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "kept", learning_rate=1e-4, resume=True))
+    resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "kept", num_epochs=2.0, resume=True))
     history = json.loads((resumed / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1.0, 2.0]
     assert all(row["epoch_seconds"] > 0 for row in history)
@@ -72,7 +86,7 @@ def test_saves_test_scores_in_the_splits_order(transformer_run):
     # Scored in length order when training ended; padding changes the scores only in the last digits.
     test = splits_for(load_transformer_run(transformer_run)[2])["test"]
     saved = read_test_probabilities(transformer_run, test.fingerprint())
-    predicted = np.array([p.probability for p in load_predictor(transformer_run).predict(test.texts)])
+    predicted = np.array([p.p_positive for p in load_predictor(transformer_run).predict(test.texts)])
     assert predicted.std() > 0.05 and saved == pytest.approx(predicted, abs=1e-4)
     assert read_test_probabilities(transformer_run, "other reviews") is None
 
@@ -87,11 +101,13 @@ def test_model_names_and_missing_models():
 
 def test_resumes_from_a_checkpoint_taken_mid_epoch(imdb_dir, tiny_model, tmp_path):
     # 96 training reviews in batches of 8: 12 steps per epoch, checkpoints at steps 5 and 10 and at the end.
-    run_dir = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", save_steps=5))
+    run_dir = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", save_steps=5,
+                                            keep_checkpoints=True))
     checkpoints = run_dir / "checkpoints"
     assert (checkpoints / "checkpoint-10").is_dir()
     shutil.rmtree(checkpoints / "checkpoint-12")  # as if interrupted between steps 10 and 12
-    resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", save_steps=5, resume=True))
+    resumed = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "run", save_steps=5, resume=True,
+                                            keep_checkpoints=True))
     history = json.loads((resumed / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1.0]
     # Steps 1-10 were timed before the interruption, 11-12 after it; both count.

@@ -58,7 +58,8 @@ def build_pipeline(variant: str, ngram_max: int, min_df: int, C: float, seed: in
 def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
     mc, tc = cfg.model, cfg.train
     run_dir = Path(tc.output_dir)
-    runs.prepare_run_dir(run_dir, resume=False, checkpoint=None)  # seconds to train: nothing to resume
+    # Seconds to train: nothing to resume, and a run that failed before it finished simply starts over.
+    runs.prepare_run_dir(run_dir, resume=True, checkpoint=None)
     splits = splits_for(cfg)
     runs.write_run_info(run_dir, "tfidf", cfg, splits)
 
@@ -80,7 +81,8 @@ def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
         log.warning("C=%s, the edge of the grid tried (%s), did best on validation: a wider grid may do better",
                     best[1], mc.C)
     pipeline = Pipeline([*features.steps, ("classifier", best[2])])
-    joblib.dump(pipeline, run_dir / "model.joblib")
+    with runs.atomic_path(run_dir / "model.joblib") as tmp:
+        joblib.dump(pipeline, tmp)
     runs.write_json(run_dir / "history.json", history)
 
     test_probs = pipeline.predict_proba(splits["test"].texts)[:, 1]

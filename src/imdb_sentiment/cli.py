@@ -79,14 +79,14 @@ def _print_predictions(records: list[dict], items: list) -> None:
             if "error" in p:
                 cells.append(f"{name}: error: {p['error']}")
             else:
-                cells.append(f"{name}: {p['label']} {p['probability']:.3f}{' (truncated)' if p['truncated'] else ''}")
+                cells.append(f"{name}: {p['label']} P(positive)={p['p_positive']:.3f}{' (truncated)' if p['truncated'] else ''}")
         print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
 
 
 def _serve(args) -> None:
     from .serve import Limits, serve
 
-    serve(args.runs, args.host, args.port, Limits(args.max_body_bytes, args.max_review_chars, args.max_batch))
+    serve(args.runs, args.host, args.port, Limits(args.max_body_bytes, args.max_batch))
 
 
 def _download(args) -> None:
@@ -138,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine")
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--max_body_bytes", type=int, default=1_000_000)
-    web.add_argument("--max_review_chars", type=int, default=20_000)
     web.add_argument("--max_batch", type=int, default=32)
     web.set_defaults(func=_serve)
 
@@ -157,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; a training run continues from its last checkpoint with --resume", file=sys.stderr)
+        print("interrupted; rerun the same command with --resume to continue a training run from its last "
+              "checkpoint (one stopped before its first checkpoint starts over in place)", file=sys.stderr)
         return 130
     return status or 0
 

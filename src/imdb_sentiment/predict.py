@@ -2,8 +2,8 @@
 
     predictor = load_predictor("runs/bilstm-glove")
     predictor.predict(["A moving, beautifully acted film.", ""])
-    # [Prediction(label='positive', probability=0.97, truncated=False, error=None),
-    #  Prediction(label=None, probability=None, truncated=False, error='empty review')]
+    # [Prediction(label='positive', p_positive=0.97, truncated=False, error=None),
+    #  Prediction(label=None, p_positive=None, truncated=False, error='empty review')]
 
 Reviews are cleaned and truncated exactly as in training. A bad item gets its own error; the rest still run.
 """
@@ -29,7 +29,7 @@ LABELS = ("negative", "positive")
 @dataclass
 class Prediction:
     label: str | None
-    probability: float | None  # P(positive)
+    p_positive: float | None  # P(positive), whichever label was chosen
     truncated: bool = False  # the review was longer than the model reads
     error: str | None = None
 
@@ -235,7 +235,9 @@ def _read_jsonl(path: Path, column: str) -> Iterator[Item]:
 
 
 def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
-    """One record per item: its source and, per model, a label and probability or an error."""
+    """One record per item: its source and, per model, a label and P(positive) or an error.
+
+    `probability` repeats `p_positive` for scripts written against 0.1; it goes in the next release."""
     texts = [item.text if item.error is None else None for item in items]
     per_model = {p.name: p.predict(texts, progress=progress) for p in predictors}
     records = []
@@ -245,7 +247,8 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
             r = results[k]
             error = item.error or r.error
             predictions[name] = {"error": error} if error else {
-                "label": r.label, "probability": round(r.probability, 4), "truncated": r.truncated}
+                "label": r.label, "p_positive": round(r.p_positive, 4), "truncated": r.truncated,
+                "probability": round(r.p_positive, 4)}
         records.append({"source": item.source, "predictions": predictions})
     return records
 
@@ -257,7 +260,7 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
     saved = runs.read_test_probabilities(predictor.run_dir, fingerprint)
     if saved is not None:
         return saved
-    probs = np.array([r.probability for r in predictor.predict(test.texts, progress=True)])
+    probs = np.array([r.p_positive for r in predictor.predict(test.texts, progress=True)])
     if runs.tested_on(predictor.run_dir, fingerprint):
         runs.write_test_probabilities(predictor.run_dir, probs)
     return probs
@@ -274,4 +277,4 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = No
     bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]
     if bad:
         raise DataError(f"{len(bad)} {split} reviews cannot be scored, e.g. {bad[0][0]}: {bad[0][1]}")
-    return classification_metrics(reviews.labels, [r.probability for r in results])
+    return classification_metrics(reviews.labels, [r.p_positive for r in results])

@@ -6,11 +6,13 @@
     RUN_DIR/history.json      one row per epoch
     RUN_DIR/metrics.json      final validation and test numbers
     RUN_DIR/test_probabilities.npy  P(positive) per test review, in the test split's order
-    RUN_DIR/checkpoint/       last epoch's full state, for --resume
+    RUN_DIR/checkpoint/       last epoch's full state, for --resume; deleted when the run finishes unless
+                              --keep_checkpoints (Transformers: RUN_DIR/checkpoints/, the Trainer's)
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -31,12 +33,26 @@ class RunError(RuntimeError):
     """A run directory is missing, incomplete, or from an incompatible version."""
 
 
-def write_json(path: str | Path, document) -> None:
-    """Write-then-rename, so an interrupted run never leaves half a file."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yields a temporary path to write; it becomes `path` only once fully written. A full disk or a read-only
+    folder gives a RunError naming the file and leaves neither a partial file nor the temporary one behind."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise RunError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def write_json(path: str | Path, document) -> None:
+    """Write-then-rename, so an interrupted run never leaves half a file."""
+    text = json.dumps(document, indent=2, default=float) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def replace_dir(tmp: Path, target: Path) -> None:
@@ -52,19 +68,52 @@ def replace_dir(tmp: Path, target: Path) -> None:
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, checkpoint) -> None:
-    """Create `run_dir`, refusing to write over an earlier run unless it is being resumed from `checkpoint`."""
-    if resume and checkpoint is None:
-        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
-    if checkpoint is None and (run_dir / "run.json").exists():
-        raise RunError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --output_dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Check that `run_dir` may take this run; `checkpoint` is its last checkpoint, found whether resuming or not.
+
+    A new folder, a run resumed from its checkpoint, or, with --resume, a run that stopped before its first
+    checkpoint, which starts over in place. Nothing is created here: a run that fails before writing its first
+    file leaves no folder behind."""
+    finished = (run_dir / "metrics.json").exists()
+    if checkpoint is not None and resume:
+        return
+    if finished:
+        extend = "; --resume continues it from its checkpoint (with a higher epoch cap)" if checkpoint else ""
+        raise RunError(f"{run_dir} holds a finished run; choose another --output_dir{extend}.")
+    if checkpoint is not None:
+        raise RunError(f"{run_dir} holds an unfinished run; pass --resume to continue it from its last checkpoint, "
+                       f"or choose another --output_dir.")
+    if not (run_dir / "run.json").exists():
+        if resume and run_dir.exists():
+            log.warning("--resume: no run in %s yet; starting one", run_dir)
+        return
+    if not resume:
+        raise RunError(f"{run_dir} holds a run that stopped before its first checkpoint; pass --resume to start "
+                       f"it over in place, or choose another --output_dir.")
+    log.warning("--resume: %s stopped before its first checkpoint; starting it over", run_dir)
+    for name in STARTED_FILES:
+        path = run_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+# What a run writes before its first checkpoint: cleared when such a run starts over.
+STARTED_FILES = ("run.json", "vocab.json", "model.safetensors", "model.safetensors.tmp", "checkpoint.tmp",
+                 "checkpoints", "run.json.tmp")
+
+
+def finish_run_dir(run_dir: Path, keep_checkpoints: bool) -> None:
+    """Delete the finished run's checkpoints (optimizer state included, often several times the model's size)."""
+    if keep_checkpoints:
+        return
+    for name in ("checkpoint", "checkpoint.old", "checkpoints"):
+        if (run_dir / name).is_dir():
+            shutil.rmtree(run_dir / name)
 
 
 # What a resumed run may change: where the run and the data live, how the work is spread, and how long it goes on.
 # Anything else would make the finished run's record describe a run that never happened.
 CHANGEABLE_ON_RESUME = {"train.output_dir", "data.data", "data.allow_partial_dataset", "train.resume",
                         "train.num_threads", "train.max_epochs", "train.num_epochs", "train.max_steps",
-                        "train.patience", "train.eval_batch_size", "train.dataloader_num_workers", "train.save_steps"}
+                        "train.patience", "train.eval_batch_size", "train.keep_checkpoints", "train.dataloader_num_workers", "train.save_steps"}
 
 
 def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, resuming: bool = False, **extra) -> dict:
@@ -74,6 +123,7 @@ def write_run_info(run_dir: Path, kind: str, cfg, splits: dict, resuming: bool =
     from dataclasses import asdict
 
     # Through JSON and back, so a resumed run's config compares equal to the one read from run.json (tuples as lists).
+    run_dir.mkdir(parents=True, exist_ok=True)
     info = {"kind": kind, "format_version": FORMAT_VERSION, "config": json.loads(json.dumps(asdict(cfg))),
             "data_fingerprint": {split: reviews.fingerprint() for split, reviews in splits.items()}, **extra}
     if resuming:
@@ -119,10 +169,8 @@ def write_test_probabilities(run_dir: str | Path, probs) -> None:
     """The test set is scored once, when training ends; reports reuse these scores instead of re-running it."""
     import numpy as np
 
-    tmp = Path(run_dir) / (TEST_PROBABILITIES + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(Path(run_dir) / TEST_PROBABILITIES) as tmp, open(tmp, "wb") as f:
         np.save(f, np.asarray(probs, dtype=np.float64))
-    os.replace(tmp, Path(run_dir) / TEST_PROBABILITIES)
 
 
 def tested_on(run_dir: str | Path, test_fingerprint: str) -> bool:

@@ -1,4 +1,4 @@
-"""A small web service: `POST /predict` (OpenAPI docs at /docs) and one page that puts the models side by side.
+"""A small web service: `POST /predict` (OpenAPI docs at /docs, served from the package, so they work offline) and one page that puts the models side by side.
 
     imdb-sentiment serve --run runs/bilstm-glove --run runs/minilm-l6
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -23,7 +24,6 @@ from .predict import Predictor, load_predictor
 @dataclass
 class Limits:
     max_body_bytes: int = 1_000_000
-    max_review_chars: int = 20_000
     max_batch: int = 32
     max_spans: int = 40  # occlusion variants per review and model
 
@@ -37,7 +37,9 @@ class ModelResult(BaseModel):
     run: str
     kind: str
     label: str | None = None
-    probability: float | None = None
+    p_positive: float | None = Field(None, description="P(positive), whichever label was chosen")
+    probability: float | None = Field(None, description="deprecated: the same as p_positive, removed in the "
+                                                      "next release")
     truncated: bool = False
     latency_ms: float | None = None
     error: str | None = None
@@ -81,21 +83,22 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def occlusion(predictor: Predictor, text: str, base_probability: float, max_spans: int) -> list[tuple[str, float]]:
+def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans: int) -> list[tuple[str, float]]:
     """(span, P(positive) with the span minus P without it) for consecutive spans covering the review."""
     words = text.split()
     size = max(1, -(-len(words) // max_spans))
     spans = [words[i:i + size] for i in range(0, len(words), size)]
     variants = [" ".join(w for j, span in enumerate(spans) if j != k for w in span) or "." for k in range(len(spans))]
     without = predictor.predict(variants)
-    return [(" ".join(span), round(base_probability - (r.probability if r.probability is not None else 0.5), 4))
+    return [(" ".join(span), round(base_p_positive - (r.p_positive if r.p_positive is not None else 0.5), 4))
             for span, r in zip(spans, without)]
 
 
 def create_app(run_dirs: list[str], limits: Limits | None = None) -> FastAPI:
     limits = limits or Limits()
     predictors = [load_predictor(run) for run in run_dirs]
-    app = FastAPI(title="imdb-sentiment", description=__doc__, version="0.1.0")
+    # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
+    app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version="0.1.0")
 
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
 
@@ -107,19 +110,17 @@ def create_app(run_dirs: list[str], limits: Limits | None = None) -> FastAPI:
     def predict(request: PredictRequest) -> PredictResponse:
         if len(request.texts) > limits.max_batch:
             raise HTTPException(413, f"{len(request.texts)} reviews in one request; the limit is {limits.max_batch}")
-        for i, text in enumerate(request.texts):
-            if len(text) > limits.max_review_chars:
-                raise HTTPException(413, f"review {i} has {len(text)} characters; the limit is "
-                                         f"{limits.max_review_chars}")
+        # A long review is truncated as in training and as `predict` does; the body-size limit bounds the work.
         per_model = []
         for predictor in predictors:
             start = time.perf_counter()
             results = predictor.predict(request.texts)
             latency = 1000 * (time.perf_counter() - start) / len(request.texts)
             per_model.append([
-                ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, probability=r.probability,
+                ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
+                            probability=r.p_positive,
                             truncated=r.truncated, error=r.error, latency_ms=None if r.error else round(latency, 2),
-                            attribution=occlusion(predictor, text, r.probability, limits.max_spans)
+                            attribution=occlusion(predictor, text, r.p_positive, limits.max_spans)
                             if request.explain and r.error is None else None)
                 for text, r in zip(request.texts, results)])
         return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from functools import partial
 from pathlib import Path
@@ -96,8 +95,9 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     accelerator = Accelerator()
     set_seed(tc.seed)
     run_dir = Path(tc.output_dir)
-    checkpoint = runs.latest_checkpoint(run_dir) if tc.resume else None
+    checkpoint = runs.latest_checkpoint(run_dir)
     runs.prepare_run_dir(run_dir, tc.resume, checkpoint)
+    checkpoint = checkpoint if tc.resume else None
 
     splits = splits_for(cfg)
     if checkpoint:
@@ -105,12 +105,14 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     else:
         tokens = (tokenize(t) for t in tqdm(splits["train"].texts, desc="vocabulary", leave=False))
         vocab = Vocab.build(tokens, cfg.model.vocab_size)
-        vocab.save(run_dir / "vocab.json")
     glove = load_glove(vocab, cfg.model.glove_path, tc.seed) if cfg.model.embeddings == "glove" else None
     model = build_model(cfg.model, len(vocab), glove.matrix if glove else None)
     info = runs.write_run_info(run_dir, "bilstm", cfg, splits, resuming=checkpoint is not None,
                                glove_source=glove.source if glove else None,
                                glove_coverage=glove.coverage if glove else None)
+    if not checkpoint:
+        with runs.atomic_path(run_dir / "vocab.json") as tmp:
+            vocab.save(tmp)
 
     loaders = {
         "train": make_loader(splits["train"], vocab, cfg.model, tc.batch_size, True, tc.bucket_batches, tc.seed),
@@ -146,8 +148,8 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         if improved:
             state.update(best_val_accuracy=val_acc, best_epoch=epoch, bad_epochs=0)
             if accelerator.is_main_process:
-                save_model(accelerator.unwrap_model(model), str(run_dir / "model.safetensors.tmp"))
-                os.replace(run_dir / "model.safetensors.tmp", run_dir / "model.safetensors")
+                with runs.atomic_path(run_dir / "model.safetensors") as tmp:
+                    save_model(accelerator.unwrap_model(model), str(tmp))
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
@@ -174,6 +176,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     if accelerator.is_main_process:
         runs.write_test_probabilities(run_dir, test_probs)
         runs.write_json(run_dir / "metrics.json", metrics)
+        runs.finish_run_dir(run_dir, tc.keep_checkpoints)
     accelerator.print(f"test accuracy {test['accuracy']:.4f} (best epoch {state['best_epoch']}); run in {run_dir}")
     return run_dir
 

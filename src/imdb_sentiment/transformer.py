@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transformers import TrainerCallback
+from transformers import ProgressCallback, TrainerCallback
 
 from . import runs
 from .config import TransformerConfig
@@ -35,6 +35,14 @@ def resolve_model_name(name: str) -> str:
             raise runs.RunError(f"model {name!r} needs `pip install 'imdb-sentiment[minilm]'`") from err
         return str(package.get_model_path())
     return name
+
+
+def quiet_transformers() -> None:
+    """No per-load weight-loading bar or load-report table: what matters of them is logged as one line."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def load_tokenizer(name: str):
@@ -114,8 +122,9 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         torch.set_num_threads(tc.num_threads)
     run_dir = Path(tc.output_dir)
     checkpoints = run_dir / "checkpoints"
-    resume_from = get_last_checkpoint(str(checkpoints)) if tc.resume and checkpoints.is_dir() else None
-    runs.prepare_run_dir(run_dir, tc.resume, resume_from)
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    runs.prepare_run_dir(run_dir, tc.resume, last)
+    resume_from = last if tc.resume else None
 
     splits = splits_for(cfg)
     source = resolve_model_name(mc.model_name)
@@ -125,11 +134,16 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     # The classification head is initialised here, before the Trainer seeds anything: without this its weights
     # would depend on whatever the process drew before (another model trained first by `compare`, say).
     set_seed(tc.seed)
+    quiet_transformers()
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+        model, loading = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1},
+            output_loading_info=True)
     except (OSError, ValueError) as err:
         raise runs.RunError(f"cannot load model {mc.model_name!r} ({source}): {err}") from err
+    fresh = sorted(loading.get("missing_keys", []))
+    print(f"loaded {mc.model_name} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters); "
+          f"newly initialised for this task: {', '.join(fresh) or 'nothing'}")
     runs.write_run_info(run_dir, "transformer", cfg, splits, resuming=resume_from is not None, model_source=source)
 
     args = TrainingArguments(
@@ -141,13 +155,15 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         train_sampling_strategy="group_by_length" if tc.group_by_length else "random",
         eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch", save_total_limit=2,
         load_best_model_at_end=True, metric_for_best_model="accuracy", greater_is_better=True,
-        report_to="none", dataloader_num_workers=tc.dataloader_num_workers,
+        report_to="none", disable_tqdm=False, dataloader_num_workers=tc.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning only speeds host-to-GPU copies; on CPU it warns
         **precision)
     timer = EpochTimer(tc.save_steps)
     trainer = Trainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
                       data_collator=make_collator(tokenizer, mc.padding, mc.max_length), processing_class=tokenizer,
                       compute_metrics=_compute_metrics, callbacks=[EarlyStoppingCallback(tc.patience), timer])
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(ReadableProgress())
     trainer.train(resume_from_checkpoint=resume_from)
     trainer.save_model(str(run_dir))
 
@@ -183,8 +199,23 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     if trainer.is_world_process_zero():
         runs.write_test_probabilities(run_dir, probs)
         runs.write_json(run_dir / "metrics.json", metrics)
+        runs.finish_run_dir(run_dir, tc.keep_checkpoints)
     print(f"test accuracy {test['accuracy']:.4f}; run in {run_dir}")
     return run_dir
+
+
+class ReadableProgress(ProgressCallback):
+    """The Trainer's progress bars, with its log dicts written as one plain line each."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        names = {"loss": "train loss", "eval_loss": "val loss", "eval_accuracy": "val accuracy",
+                 "learning_rate": "lr", "train_runtime": "seconds"}
+        parts = [f"{label} {logs[key]:.4g}" for key, label in names.items() if isinstance(logs.get(key), float)]
+        if parts:
+            line = f"epoch {state.epoch or 0:.2f}, step {state.global_step}: " + ", ".join(parts)
+            (self.training_bar.write if self.training_bar is not None else print)(line)
 
 
 class EpochTimer(TrainerCallback):
@@ -238,6 +269,7 @@ def load_transformer_run(run_dir: str | Path):
     from transformers import AutoModelForSequenceClassification
 
     cfg = runs.load_run_config(run_dir, "transformer", TransformerConfig, "config.json")
+    quiet_transformers()
     model = AutoModelForSequenceClassification.from_pretrained(str(run_dir)).eval()
     return model, load_tokenizer(str(run_dir)), cfg
 
