@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from imdb_sentiment import distill
+from imdb_sentiment.runs import RunError
+
+REVIEWS = ["This film was not good at all, a total waste of time. <br /> I hated it.",
+           "A wonderful, moving story with superb acting from everyone involved."]
+
+
+def test_copies_are_seeded_and_made_inside_the_students_window():
+    aug = distill.Augmentation(copies=20, seed=3)
+    copies = distill.augmented_copies(REVIEWS, aug, max_length=8, truncation="head_tail", unk="[UNK]")
+    assert len(copies) == 40 and copies == distill.augmented_copies(REVIEWS, aug, 8, "head_tail", "[UNK]")
+    assert copies != distill.augmented_copies(REVIEWS, distill.Augmentation(copies=20, seed=4), 8, "head_tail",
+                                              "[UNK]")
+    window = distill.window(REVIEWS[0], 8, "head_tail")
+    ngrams = [c for c in copies[:20] if len(c) < len(window)]
+    masked = [c for c in copies[:20] if len(c) == len(window)]
+    assert ngrams and masked  # both kinds occur at p_ngram = 0.25 over 20 copies
+    for copy in ngrams:  # one window of consecutive tokens
+        assert 1 <= len(copy) <= 5 and any(window[i:i + len(copy)] == copy for i in range(len(window)))
+    for copy in masked:  # each token kept or replaced by the unknown token, never moved
+        assert all(c in (w, "[UNK]") for c, w in zip(copy, window))
+    # The fingerprint ignores how the unknown token is spelt, so teacher and student copies compare equal.
+    student = distill.augmented_copies(REVIEWS, aug, 8, "head_tail", "<unk>")
+    assert distill.fingerprint(copies, "[UNK]") == distill.fingerprint(student, "<unk>")
+
+
+def test_the_cache_refuses_logits_made_for_another_teacher_or_other_copies(tmp_path):
+    path = tmp_path / "teacher.npz"
+    logits = {"train": np.arange(4, dtype=np.float32).reshape(2, 2)}
+    distill.write_cache(path, logits, {"teacher_weights": "abc", "copies_fingerprint": "123"})
+    assert np.array_equal(distill.load_cache(path, {"teacher_weights": "abc"})["train"], logits["train"])
+    with pytest.raises(RunError, match="teacher_weights: cache 'abc', now 'xyz'"):
+        distill.load_cache(path, {"teacher_weights": "xyz", "copies_fingerprint": "123"})
+
+
+def test_teacher_logits_follow_the_input_order(transformer_run):
+    texts = ["short", "a much longer review " * 10, "mid length review here"]
+    logits = distill.teacher_logits(transformer_run, texts, batch_size=2, progress=False)
+    one_by_one = np.concatenate([distill.teacher_logits(transformer_run, [t], progress=False) for t in texts])
+    assert logits.shape == (3, 2) and np.allclose(logits, one_by_one, atol=1e-4)
