@@ -1,0 +1,97 @@
+"""Kill training at random and resume until it finishes; the result must equal an uninterrupted run.
+
+    python bench/kill_resume.py --runs 20 --out results/reliability/kill_resume.json
+
+A small BiLSTM (a few hundred reviews, 3 epochs) is trained once without interruption, then `--runs` times with a
+SIGKILL at a random moment, followed by `--resume`, again and again until the run finishes. Every finished run's
+history (train loss and accuracy, validation loss and accuracy per epoch) and test metrics are compared with the
+reference, exactly and to a tolerance. A kill that lands after metrics.json was written, while the process exits,
+is counted apart: it interrupts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SETTINGS = ["--max_train_samples", "400", "--max_eval_samples", "200", "--embeddings", "random",
+            "--embedding_dim", "16", "--hidden_size", "32", "--max_length", "64", "--max_epochs", "3",
+            "--patience", "3", "--num_threads", "1"]
+COMPARED = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+def command(out: Path, resume: bool) -> list[str]:
+    return [sys.executable, "-m", "imdb_sentiment.cli", "train", "bilstm", "--output_dir", str(out), *SETTINGS,
+            *(["--resume"] if resume else [])]
+
+
+def outcome(out: Path) -> dict:
+    history = json.loads((out / "history.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    return {"history": [{k: row[k] for k in COMPARED} for row in history],
+            "test": {k: metrics[k] for k in ("test_accuracy", "test_roc_auc", "best_epoch")}}
+
+
+def close(a, b, tol: float) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(close(x, y, tol) for x, y in zip(a, b))
+    return abs(a - b) <= tol * max(1.0, abs(a))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--work_dir", default="runs/kill_resume")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="results/reliability/kill_resume.json")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    work = Path(args.work_dir)
+    shutil.rmtree(work, ignore_errors=True)
+
+    start = time.perf_counter()
+    subprocess.run(command(work / "reference", False), check=True, capture_output=True)
+    reference_seconds = time.perf_counter() - start
+    reference = outcome(work / "reference")
+    rows = []
+    for i in range(args.runs):
+        out, kills, late_kills, starts = work / f"run-{i}", 0, 0, 0
+        while not (out / "metrics.json").exists():
+            process = subprocess.Popen(command(out, resume=starts > 0), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            starts += 1
+            try:
+                process.wait(timeout=rng.uniform(0.5, reference_seconds))
+            except subprocess.TimeoutExpired:
+                finished = (out / "metrics.json").exists()  # killed while the process was exiting
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                kills += not finished
+                late_kills += finished
+            if starts > 50:
+                raise SystemExit(f"{out}: not finished after 50 starts")
+        got = outcome(out)
+        rows.append({"run": i, "kills": kills, "kills_after_metrics": late_kills, "starts": starts, "identical": got == reference,
+                     "within_1e-6": close(got, reference, 1e-6)})
+        print(rows[-1], flush=True)
+    summary = {"runs": len(rows), "kills": sum(r["kills"] for r in rows),
+               "kills_after_metrics": sum(r["kills_after_metrics"] for r in rows),
+               "identical": sum(r["identical"] for r in rows), "within_1e-6": sum(r["within_1e-6"] for r in rows),
+               "reference_seconds": round(reference_seconds, 1), "settings": SETTINGS, "per_run": rows,
+               "command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d")}
+    Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+    print({k: v for k, v in summary.items() if k != "per_run"})
+
+
+if __name__ == "__main__":
+    main()
