@@ -11,13 +11,14 @@ Tang et al. also replace words by others of the same part of speech; that needs 
 machine's registries ships with its model weights offline, so it is left out.
 
 Copies are a pure function of (seed, review index, copy number): the cache stores the teacher's logits and a
-fingerprint of the copies' tokens instead of the copies themselves, and `TeacherCache.load` refuses a cache made by
+fingerprint of the copies' tokens instead of the copies themselves, and `load_cache` refuses a cache made by
 another teacher or for other reviews or copies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,33 +80,23 @@ def weights_fingerprint(run_dir: str | Path) -> str:
 
 def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
     """(N, 2) logits of a Transformer run, computed in length-sorted batches (little padding), in `texts`' order."""
-    import torch
-    from tqdm.auto import tqdm
-
     from .predict import TransformerPredictor
 
     teacher = TransformerPredictor(run_dir, batch_size)
     ids, _ = teacher._encode(texts)
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    logits = np.empty((len(texts), 2), dtype=np.float32)
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(order), batch_size), desc="teacher", disable=not progress):
-            chunk = order[start:start + batch_size]
-            batch = teacher.collate([{"input_ids": ids[i]} for i in chunk])
-            logits[chunk] = teacher.model(**batch).logits.float().numpy()
-    return logits
+    return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)
 
 
 def write_cache(path: str | Path, logits: dict[str, np.ndarray], info: dict) -> None:
     """`logits` by name ("train", "augmented") and what they were computed from, in one .npz."""
     with runs.atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, info=np.array(runs.json.dumps(info)), **logits)
+        np.savez_compressed(f, info=np.array(json.dumps(info)), **logits)
 
 
 def load_cache(path: str | Path, expected: dict) -> dict[str, np.ndarray]:
     """The cached logits, after checking that every field of `expected` matches what the cache was made from."""
     with np.load(Path(path)) as cache:
-        info = runs.json.loads(str(cache["info"]))
+        info = json.loads(str(cache["info"]))
         mismatched = [f"{key}: cache {info.get(key)!r}, now {value!r}" for key, value in expected.items()
                       if info.get(key) != value]
         if mismatched:

@@ -62,23 +62,30 @@ class Predictor:
         self.batch_size = batch_size
 
     def predict(self, texts: list, progress: bool = False) -> list[Prediction]:
-        from tqdm.auto import tqdm
-
         results = [Prediction(None, None, error=validate(text)) for text in texts]
         good = [i for i, r in enumerate(results) if r.error is None]
         if not good:
             return results
         ids, truncated = self._encode([texts[i] for i in good])
-        order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together: less padding
-        probs = np.empty(len(good), dtype=np.float64)
-        starts = range(0, len(order), self.batch_size)
-        with torch.inference_mode():
-            for start in tqdm(starts, desc=f"predict {self.name}", disable=not progress, leave=False):
-                chunk = order[start:start + self.batch_size]
-                probs[chunk] = self._probabilities([ids[i] for i in chunk])
+        probs = self.in_length_order(ids, self._probabilities, progress, f"predict {self.name}")
         for k, i in enumerate(good):
             results[i] = Prediction(LABELS[int(probs[k] >= 0.5)], float(probs[k]), bool(truncated[k]))
         return results
+
+    def in_length_order(self, ids: list, score, progress: bool = False, desc: str = "") -> np.ndarray:
+        """`score` over batches of encoded reviews of similar length (little padding), put back in `ids`' order."""
+        from tqdm.auto import tqdm
+
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        out = None
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(order), self.batch_size), desc=desc, disable=not progress, leave=False):
+                chunk = order[start:start + self.batch_size]
+                scores = np.asarray(score([ids[i] for i in chunk]))
+                if out is None:
+                    out = np.empty((len(ids), *scores.shape[1:]), dtype=np.float64)
+                out[chunk] = scores
+        return out
 
     def _encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
         raise NotImplementedError
@@ -128,9 +135,12 @@ class TransformerPredictor(Predictor):
         encoded = encode(self.tokenizer, texts, m.max_length, m.truncation, m.head_tokens)
         return encoded["input_ids"], encoded["truncated"]
 
-    def _probabilities(self, batch_ids):
+    def logits(self, batch_ids) -> np.ndarray:
         batch = self.collate([{"input_ids": x} for x in batch_ids])
-        return torch.softmax(self.model(**batch).logits.float(), dim=-1)[:, 1].numpy()
+        return self.model(**batch).logits.float().numpy()
+
+    def _probabilities(self, batch_ids):
+        return torch.softmax(torch.from_numpy(self.logits(batch_ids)), dim=-1)[:, 1].numpy()
 
 
 class TfidfPredictor(Predictor):
@@ -246,9 +256,9 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
         for name, results in per_model.items():
             r = results[k]
             error = item.error or r.error
+            p_positive = None if error else round(r.p_positive, 4)
             predictions[name] = {"error": error} if error else {
-                "label": r.label, "p_positive": round(r.p_positive, 4), "truncated": r.truncated,
-                "probability": round(r.p_positive, 4)}
+                "label": r.label, "p_positive": p_positive, "truncated": r.truncated, "probability": p_positive}
         records.append({"source": item.source, "predictions": predictions})
     return records
 
