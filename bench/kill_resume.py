@@ -1,8 +1,9 @@
 """Kill training at random and resume until it finishes; the result must equal an uninterrupted run.
 
     python bench/kill_resume.py --runs 20 --out results/reliability/kill_resume.json
+    python bench/kill_resume.py --model transformer --runs 10 --out results/reliability/kill_resume_transformer.json
 
-A small BiLSTM (a few hundred reviews, 3 epochs) is trained once without interruption, then `--runs` times with a
+A small BiLSTM (a few hundred reviews, 3 epochs), or a tiny DistilBERT checkpointing every 5 steps, is trained once without interruption, then `--runs` times with a
 SIGKILL at a random moment, followed by `--resume`, again and again until the run finishes. Every finished run's
 history (train loss and accuracy, validation loss and accuracy per epoch) and test metrics are compared with the
 reference, exactly and to a tolerance. A kill that lands after metrics.json was written, while the process exits,
@@ -22,22 +23,38 @@ import sys
 import time
 from pathlib import Path
 
-SETTINGS = ["--max_train_samples", "400", "--max_eval_samples", "200", "--embeddings", "random",
-            "--embedding_dim", "16", "--hidden_size", "32", "--max_length", "64", "--max_epochs", "3",
-            "--patience", "3", "--num_threads", "1"]
-COMPARED = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+SETTINGS = {
+    "bilstm": ["--max_train_samples", "400", "--max_eval_samples", "200", "--embeddings", "random",
+               "--embedding_dim", "16", "--hidden_size", "32", "--max_length", "64", "--max_epochs", "3",
+               "--patience", "3", "--num_threads", "1"],
+    # A checkpoint every 5 of the 25 steps per epoch, so kills land between checkpoints inside an epoch too.
+    "transformer": ["--max_train_samples", "200", "--max_eval_samples", "100", "--max_length", "64",
+                    "--num_epochs", "2", "--batch_size", "8", "--eval_batch_size", "32", "--learning_rate", "1e-3",
+                    "--save_steps", "5", "--patience", "2", "--num_threads", "1"],
+}
+COMPARED = {"bilstm": ("train_loss", "train_accuracy", "val_loss", "val_accuracy"),
+            "transformer": ("epoch", "train_loss", "val_loss", "val_accuracy")}
 
 
-def command(out: Path, resume: bool) -> list[str]:
-    return [sys.executable, "-m", "imdb_sentiment.cli", "train", "bilstm", "--output_dir", str(out), *SETTINGS,
-            *(["--resume"] if resume else [])]
+def command(model: str, out: Path, resume: bool, extra: list[str]) -> list[str]:
+    return [sys.executable, "-m", "imdb_sentiment.cli", "train", model, "--output_dir", str(out), *SETTINGS[model],
+            *extra, *(["--resume"] if resume else [])]
 
 
-def outcome(out: Path) -> dict:
+def outcome(model: str, out: Path) -> dict:
     history = json.loads((out / "history.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
-    return {"history": [{k: row[k] for k in COMPARED} for row in history],
-            "test": {k: metrics[k] for k in ("test_accuracy", "test_roc_auc", "best_epoch")}}
+    return {"history": [{k: row[k] for k in COMPARED[model]} for row in history],
+            "test": {k: metrics[k] for k in ("test_accuracy", "test_roc_auc", "best_epoch") if k in metrics}}
+
+
+def tiny_transformer(work: Path) -> list[str]:
+    """A tiny DistilBERT with a WordPiece vocabulary learned from the training reviews, as in the unit tests."""
+    from imdb_sentiment.data import load_splits
+    from imdb_sentiment.transformer import build_tiny_distilbert
+
+    texts = load_splits(max_train_samples=200)["train"].texts
+    return ["--model_name", str(build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=64))]
 
 
 def close(a, b, tol: float) -> bool:
@@ -50,6 +67,7 @@ def close(a, b, tol: float) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=sorted(SETTINGS), default="bilstm")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--work_dir", default="runs/kill_resume")
     parser.add_argument("--seed", type=int, default=0)
@@ -59,15 +77,16 @@ def main() -> None:
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
 
+    extra = tiny_transformer(work) if args.model == "transformer" else []
     start = time.perf_counter()
-    subprocess.run(command(work / "reference", False), check=True, capture_output=True)
+    subprocess.run(command(args.model, work / "reference", False, extra), check=True, capture_output=True)
     reference_seconds = time.perf_counter() - start
-    reference = outcome(work / "reference")
+    reference = outcome(args.model, work / "reference")
     rows = []
     for i in range(args.runs):
         out, kills, late_kills, starts = work / f"run-{i}", 0, 0, 0
         while not (out / "metrics.json").exists():
-            process = subprocess.Popen(command(out, resume=starts > 0), stdout=subprocess.DEVNULL,
+            process = subprocess.Popen(command(args.model, out, starts > 0, extra), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
             starts += 1
             try:
@@ -80,14 +99,15 @@ def main() -> None:
                 late_kills += finished
             if starts > 50:
                 raise SystemExit(f"{out}: not finished after 50 starts")
-        got = outcome(out)
+        got = outcome(args.model, out)
         rows.append({"run": i, "kills": kills, "kills_after_metrics": late_kills, "starts": starts, "identical": got == reference,
                      "within_1e-6": close(got, reference, 1e-6)})
         print(rows[-1], flush=True)
     summary = {"runs": len(rows), "kills": sum(r["kills"] for r in rows),
                "kills_after_metrics": sum(r["kills_after_metrics"] for r in rows),
                "identical": sum(r["identical"] for r in rows), "within_1e-6": sum(r["within_1e-6"] for r in rows),
-               "reference_seconds": round(reference_seconds, 1), "settings": SETTINGS, "per_run": rows,
+               "reference_seconds": round(reference_seconds, 1), "model": args.model,
+               "settings": SETTINGS[args.model] + extra, "per_run": rows,
                "command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d")}
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     print({k: v for k, v in summary.items() if k != "per_run"})

@@ -1,5 +1,9 @@
+import json
+
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from imdb_sentiment import distill
 from imdb_sentiment.runs import RunError
@@ -41,3 +45,40 @@ def test_teacher_logits_follow_the_input_order(transformer_run):
     logits = distill.teacher_logits(transformer_run, texts, batch_size=2, progress=False)
     one_by_one = np.concatenate([distill.teacher_logits(transformer_run, [t], progress=False) for t in texts])
     assert logits.shape == (3, 2) and np.allclose(logits, one_by_one, atol=1e-4)
+
+
+def test_a_student_learns_from_the_teachers_cached_logits(imdb_dir, transformer_run, tmp_path):
+    from conftest import bilstm_test_config
+    from imdb_sentiment.training import train_bilstm
+
+    cfg = bilstm_test_config(imdb_dir, tmp_path / "student", max_epochs=2)
+    cfg.distill.teacher, cfg.distill.augment_copies = str(transformer_run), 2
+    metrics = json.loads((train_bilstm(cfg) / "metrics.json").read_text())
+    cache = tmp_path / "student" / "teacher_logits.npz"
+    assert cache.exists() and metrics["teacher"] == str(transformer_run)
+    assert metrics["augmented_samples"] == 2 * metrics["train_samples"]
+
+    # The committed-cache path: no teacher, fewer copies than cached; more copies than cached are refused.
+    fewer = bilstm_test_config(imdb_dir, tmp_path / "fewer", max_epochs=1)
+    fewer.distill.logits_cache, fewer.distill.augment_copies = str(cache), 1
+    assert json.loads((train_bilstm(fewer) / "metrics.json").read_text())["augmented_samples"] == \
+        metrics["train_samples"]
+    more = bilstm_test_config(imdb_dir, tmp_path / "more", max_epochs=1)
+    more.distill.logits_cache, more.distill.augment_copies = str(cache), 3
+    with pytest.raises(RunError, match="2 augmented copies per review, fewer than the 3"):
+        train_bilstm(more)
+
+
+def test_the_loss_mixes_hard_labels_and_the_teacher_and_copies_have_no_hard_label():
+    from imdb_sentiment.config import DistillArgs
+    from imdb_sentiment.training import loss_fn
+
+    logits = torch.tensor([2.0, -1.0, 0.5])
+    batch = {"labels": torch.tensor([1, 0, -1]), "teacher_logits": torch.tensor([3.0, -1.0, -0.5])}
+    hard = F.binary_cross_entropy_with_logits(logits[:2], torch.tensor([1.0, 0.0]))
+    assert torch.isclose(loss_fn(logits, batch, None), hard)
+    mse = DistillArgs(alpha=0.25, loss="mse")
+    assert torch.isclose(loss_fn(logits, batch, mse), 0.25 * hard + 0.75 * torch.tensor(2.0 / 3))
+    kl = DistillArgs(alpha=0.0, loss="kl", temperature=2.0)
+    # Matching the teacher exactly leaves only the teacher's own entropy: the loss is lowest there.
+    assert loss_fn(batch["teacher_logits"], batch, kl) < loss_fn(logits, batch, kl)

@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from imdb_sentiment.cli import main
@@ -109,3 +110,64 @@ def test_cli_names_unfinished_and_corrupt_runs(tmp_path, bilstm_run, capsys):
     (corrupt / "run.json").write_text('{"kind": "bil')
     assert main(["evaluate", str(corrupt)]) == 2
     assert "run.json is not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fixture", ["bilstm_run", "transformer_run"])
+def test_int8_predictions_follow_the_float_model(fixture, request, imdb_dir):
+    from imdb_sentiment.data import load_splits
+
+    run = request.getfixturevalue(fixture)
+    texts = load_splits(str(imdb_dir), allow_partial=True)["test"].texts[:40]
+    full, int8 = load_predictor(run), load_predictor(run, quantize="int8")
+    assert int8.name == f"{full.name}-int8" and int8.quantized == "int8"
+    p_full = np.array([p.p_positive for p in full.predict(texts)])
+    p_int8 = np.array([p.p_positive for p in int8.predict(texts)])
+    assert not np.array_equal(p_full, p_int8)  # the weights really are int8 ...
+    assert np.abs(p_full - p_int8).max() < 0.05  # ... and close to the float model's
+    assert ((p_full >= 0.5) == (p_int8 >= 0.5)).mean() >= 0.95
+
+
+def test_the_int8_bilstm_runs_each_direction_on_its_own_reversed_reviews(bilstm_run):
+    import torch
+
+    from imdb_sentiment.training import load_bilstm_run
+
+    model, _, _ = load_bilstm_run(bilstm_run)
+    ids, lengths = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]]), torch.tensor([4, 2])
+    with torch.inference_mode():
+        before = model(ids, lengths)
+        model.encoder.quantize_int8()
+        after = model(ids, lengths)
+        # Padding must still not reach a review's state: the short review scores alone as in the batch.
+        alone = model(ids[1:, :2], lengths[1:])
+    assert torch.allclose(before, after, atol=0.05) and torch.allclose(after[1], alone[0], atol=1e-5)
+
+
+def test_evaluate_reads_pos_neg_folders_csv_and_jsonl(bilstm_run, tmp_path, capsys):
+    from imdb_sentiment.predict import evaluate_labelled
+
+    for label, word in (("pos", "wonderful superb"), ("neg", "awful boring")):
+        (tmp_path / "set" / label).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "set" / label / f"{i}.txt").write_text(f"The film was {word}.\nIt really was {word}.")
+    result = evaluate_labelled(bilstm_run, tmp_path / "set")
+    assert result["n"] == 6 and not result["skipped"] and result["accuracy_ci95"][0] <= result["accuracy"]
+
+    (tmp_path / "set.csv").write_text("review,sentiment\n\"Superb, wonderful.\",Positive\nAwful and dull.,0\n"
+                                      "Loved it,TRUE\n")
+    result = evaluate_labelled(bilstm_run, tmp_path / "set.csv", "review", "sentiment")
+    assert result["n"] == 3 and sum(result["confusion"].values()) == 3
+
+    (tmp_path / "set.jsonl").write_text('{"text": "wonderful", "label": "pos"}\n{not json\n'
+                                        '{"text": "", "label": "neg"}\n{"text": "awful", "label": "negative"}\n')
+    result = evaluate_labelled(bilstm_run, tmp_path / "set.jsonl")
+    assert result["n"] == 2 and [s["source"] for s in result["skipped"]] == ["set.jsonl:2", "set.jsonl:3"]
+
+    assert main(["evaluate", str(bilstm_run), "--data", str(tmp_path / "set.jsonl"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2
+
+
+def test_evaluate_names_an_unknown_label_and_its_line(bilstm_run, tmp_path, capsys):
+    (tmp_path / "bad.csv").write_text("text,label\ngood film,pos\nodd film,meh\n")
+    assert main(["evaluate", str(bilstm_run), "--data", str(tmp_path / "bad.csv")]) == 2
+    assert "bad.csv:3: label 'meh' in column 'label'" in capsys.readouterr().err

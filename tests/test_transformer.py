@@ -115,6 +115,10 @@ def test_resumes_from_a_checkpoint_taken_mid_epoch(imdb_dir, tiny_model, tmp_pat
             if "lap_seconds" in e]
     assert [round(e["epoch"], 2) for e in laps] == [round(5 / 12, 2), round(10 / 12, 2), 1.0]
     assert history[0]["epoch_seconds"] == pytest.approx(sum(e["lap_seconds"] for e in laps))
+    # The epoch's train loss covers steps 1-12, not only the two run after resuming: as an uninterrupted run's.
+    whole = train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "whole", save_steps=5))
+    assert history[0]["train_loss"] == pytest.approx(
+        json.loads((whole / "history.json").read_text())[0]["train_loss"], rel=1e-6)
 
 
 def test_precision_bf16_trains_under_cpu_autocast_or_is_refused(imdb_dir, tiny_model, tmp_path, monkeypatch):

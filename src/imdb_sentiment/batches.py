@@ -22,16 +22,24 @@ def encode_texts(texts: Sequence[str], vocab: Vocab, max_length: int, truncation
 
 
 class EncodedReviews(Dataset):
-    def __init__(self, ids: list[list[int]], labels: Sequence[int] | None = None):
+    """Token ids with their labels (-1: none, as for a distilled student's augmented copies) and, when distilling,
+    the teacher's logit for each."""
+
+    def __init__(self, ids: list[list[int]], labels: Sequence[int] | None = None,
+                 teacher_logits: Sequence[float] | None = None):
         self.ids = ids
         self.labels = np.zeros(len(ids), dtype=np.int64) if labels is None else np.asarray(labels)
+        self.teacher_logits = None if teacher_logits is None else np.asarray(teacher_logits, dtype=np.float32)
         self.lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, index: int) -> dict:
-        return {"input_ids": self.ids[index], "label": int(self.labels[index]), "index": index}
+        item = {"input_ids": self.ids[index], "label": int(self.labels[index]), "index": index}
+        if self.teacher_logits is not None:
+            item["teacher_logit"] = float(self.teacher_logits[index])
+        return item
 
 
 class LengthBucketSampler(Sampler[list[int]]):
@@ -76,9 +84,12 @@ def pad_collate(items: list[dict], pad_to: int | None = None) -> dict[str, torch
     input_ids = torch.full((len(items), width), PAD_ID, dtype=torch.long)
     for row, item in enumerate(items):
         input_ids[row, :len(item["input_ids"])] = torch.tensor(item["input_ids"])
-    return {
+    batch = {
         "input_ids": input_ids,
         "lengths": lengths,
         "labels": torch.tensor([item["label"] for item in items]),
         "index": torch.tensor([item["index"] for item in items]),
     }
+    if "teacher_logit" in items[0]:
+        batch["teacher_logits"] = torch.tensor([item["teacher_logit"] for item in items])
+    return batch

@@ -1,4 +1,8 @@
-"""The `imdb-sentiment` command."""
+"""Train, compare and serve sentiment classifiers on IMDB movie reviews: a BiLSTM (GloVe or scratch, and one
+distilled from a Transformer), a fine-tuned Transformer, and TF-IDF / NB-SVM baselines.
+
+Start with `imdb-sentiment compare --quick` (a small comparison in minutes), or label a review with the built-in
+model: `imdb-sentiment predict "A moving, beautifully acted film."`."""
 
 from __future__ import annotations
 
@@ -41,18 +45,31 @@ def _compare(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from .predict import evaluate_run
-    from .runs import write_json
+    from .predict import evaluate_labelled, evaluate_run, is_labelled_set, summary
+    from .runs import BUILTIN, BUILTIN_DIR, write_json
 
-    result = evaluate_run(args.run_dir, args.split, args.data)
-    write_json(f"{args.run_dir}/eval_{args.split}.json", result)
-    print(json.dumps(result, indent=2))
+    if args.data and is_labelled_set(args.data):
+        result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize)
+    else:
+        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize)
+        if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
+            card = json.loads((BUILTIN_DIR / "card.json").read_text())
+            result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
+        elif not args.quantize and not args.data:  # a quantized model's score is never stored as the run's
+            write_json(f"{args.run_dir}/eval_{args.split}.json", result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(summary(result))
+    if "model_card_test_accuracy" in result:
+        print(f"  the model card states {result['model_card_test_accuracy']:.2%}")
 
 
 def _predict(args) -> int:
     from .predict import load_predictor, predict_items, read_items
+    from .runs import BUILTIN
 
-    predictors = [load_predictor(run, args.batch_size) for run in args.runs]
+    predictors = [load_predictor(run, args.batch_size, args.quantize) for run in args.runs or [BUILTIN]]
     try:
         items = read_items(args.texts, args.file, args.column)
     except FileNotFoundError as err:
@@ -83,10 +100,32 @@ def _print_predictions(records: list[dict], items: list) -> None:
         print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
 
 
+def _probe(args) -> None:
+    from pathlib import Path
+
+    from .predict import load_predictor
+    from .probes import build_suite, run_suite, table
+    from .runs import write_json
+
+    suite = build_suite(args.cases, args.seed)
+    rows = run_suite([load_predictor(run, quantize=args.quantize) for run in args.runs], suite)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "probes.json", rows)
+    text = table(rows, suite)
+    (out / "probes.md").write_text(f"# Behavioural tests: failure rates (95% Wilson interval)\n\n"
+                                   f"`imdb-sentiment probe` with {args.cases} cases per capability, seed {args.seed}."
+                                   f"\n\n{text}\n")
+    print(text)
+    print(f"written to {out / 'probes.json'} and {out / 'probes.md'}")
+
+
 def _serve(args) -> None:
     from .serve import Limits, serve
 
-    serve(args.runs, args.host, args.port, Limits(args.max_body_bytes, args.max_batch))
+    from .runs import BUILTIN
+
+    serve(args.runs or [BUILTIN], args.host, args.port, Limits(args.max_body_bytes, args.max_batch), args.quantize)
 
 
 def _download(args) -> None:
@@ -96,8 +135,9 @@ def _download(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imdb-sentiment", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser = argparse.ArgumentParser(prog="imdb-sentiment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     commands = parser.add_subparsers(dest="command", required=True)
 
     compare = commands.add_parser("compare", help="train what is missing and write the comparison report")
@@ -118,27 +158,47 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(tfidf, TfidfConfig)
     tfidf.set_defaults(func=_train_tfidf)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a saved run")
-    evaluate.add_argument("run_dir")
+    evaluate = commands.add_parser("evaluate", help="score a saved run (or builtin) on the test set or another "
+                                                       "labelled set")
+    evaluate.add_argument("run_dir", help="a run directory, or builtin (the model shipped with the package)")
     evaluate.add_argument("--split", choices=("val", "test"), default="test")
-    evaluate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
+    evaluate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own); or another labelled "
+                                         "set: a folder with pos/ and neg/ subfolders of .txt files, or a .csv or "
+                                         ".jsonl file (--text_column, --label_column)")
+    evaluate.add_argument("--text_column", default="text", help="review column or field of a csv/jsonl set")
+    evaluate.add_argument("--label_column", default="label", help="label column or field of a csv/jsonl set: "
+                                                                  "pos/neg, positive/negative, 1/0, true/false")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs (faster on a CPU; see docs/speed.md)")
     evaluate.set_defaults(func=_evaluate)
 
-    predict = commands.add_parser("predict", help="label reviews with one or more saved runs")
+    predict = commands.add_parser("predict", help="label reviews (default: the built-in model)")
     predict.add_argument("texts", nargs="*", help="reviews to label; none: read --file, else stdin (one a line)")
-    predict.add_argument("--run", action="append", required=True, dest="runs", help="run directory (repeatable)")
+    predict.add_argument("--run", action="append", dest="runs", help="run directory (repeatable; default: the built-in model, see imdb-sentiment evaluate builtin)")
     predict.add_argument("--file", help=".txt (one review a line), .csv / .jsonl (see --column), or a folder of .txt")
     predict.add_argument("--column", default="text", help="column or field holding the review in csv/jsonl")
     predict.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     predict.add_argument("--batch_size", type=int, default=None)
+    predict.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs (faster on a CPU; see docs/speed.md)")
     predict.set_defaults(func=_predict)
 
+    probe = commands.add_parser("probe", help="behavioural tests (negation, contrast, late verdict, names, typos, "
+                                              "...): failure rates per model")
+    probe.add_argument("--run", action="append", dest="runs", required=True, help="run directory (repeatable)")
+    probe.add_argument("--cases", type=int, default=200, help="cases per capability (default: 200)")
+    probe.add_argument("--seed", type=int, default=0, help="seed of the generated cases (default: 0)")
+    probe.add_argument("--out", default="results/probes", help="folder for probes.json and probes.md "
+                                                               "(default: results/probes)")
+    probe.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs")
+    probe.set_defaults(func=_probe)
+
     web = commands.add_parser("serve", help="JSON API and a web page with the models side by side")
-    web.add_argument("--run", action="append", required=True, dest="runs", help="run directory (repeatable)")
+    web.add_argument("--run", action="append", dest="runs", help="run directory (repeatable; default: the built-in model, see imdb-sentiment evaluate builtin)")
     web.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine")
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--max_body_bytes", type=int, default=1_000_000)
     web.add_argument("--max_batch", type=int, default=32)
+    web.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs (faster on a CPU; see docs/speed.md)")
     web.set_defaults(func=_serve)
 
     download = commands.add_parser("download", help="fetch the official IMDB archive and verify its checksum")

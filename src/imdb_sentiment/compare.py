@@ -14,6 +14,7 @@ from .config import BiLSTMConfig, CompareConfig, ConfigError, TfidfConfig, Trans
 
 CONFIG_CLASSES = {"bilstm": BiLSTMConfig, "transformer": TransformerConfig, "tfidf": TfidfConfig}
 QUICK_TRAIN, QUICK_TEST = 2000, 1000
+QUICK_TEACHER = "minilm_l6"  # the quick run of configs/minilm_l6.toml
 QUICK = {
     "bilstm": {"train.max_epochs": 2},
     "transformer": {"model.max_length": 128, "train.num_epochs": 1.0},
@@ -50,6 +51,10 @@ def run_compare(cfg: CompareConfig) -> Path:
             overrides.update({"data.max_train_samples": QUICK_TRAIN, "data.max_eval_samples": QUICK_TEST,
                               "train.output_dir": str(Path(c.quick_runs_dir) / Path(path).stem), **QUICK[kind]})
         model_cfg = load_config(CONFIG_CLASSES[kind], path, overrides)
+        if c.quick and kind == "bilstm" and (model_cfg.distill.teacher or model_cfg.distill.logits_cache):
+            # A quick student learns from the quick Transformer, trained on the same subset (listed before it).
+            model_cfg.distill.teacher = str(Path(c.quick_runs_dir) / QUICK_TEACHER)
+            model_cfg.distill.logits_cache = None
         run_dir = Path(model_cfg.train.output_dir)
         if not (run_dir / "metrics.json").exists():
             if not c.train_missing:
@@ -72,4 +77,5 @@ def build_report_for(run_dirs: list[str], c, note: str | None) -> Path:
     from .report import build_report
 
     output_dir = c.quick_output_dir if c.quick else c.output_dir
-    return build_report(run_dirs, output_dir, c.data, c.batch_size, c.latency_reviews, c.throughput_reviews, note)
+    return build_report(run_dirs, output_dir, c.data, c.batch_size, c.latency_reviews, c.throughput_reviews, note,
+                        c.quantize)

@@ -154,10 +154,29 @@ class BiLSTMTrainArgs(Section):
 
 
 @dataclass
+class DistillArgs(Section):
+    """Learning from a fine-tuned Transformer's logits (Tang et al. 2019) instead of, or beside, the hard labels."""
+
+    teacher: str | None = arg(None, "Transformer run directory the student learns from (default: none, hard labels "
+                                    "only)")
+    logits_cache: str | None = arg(None, "the teacher's cached logits (.npz): read if present and made for these "
+                                         "reviews, else computed with the teacher and written there (default: "
+                                         "<output_dir>/teacher_logits.npz when a teacher is given)")
+    alpha: float = arg(0.0, "weight of the hard-label loss on the original reviews; the teacher's loss gets "
+                            "1 - alpha (augmented copies have only the teacher's)", ge=0, le=1)
+    loss: str = arg("mse", "mse between student and teacher logits (Tang et al.), or kl between their "
+                           "temperature-softened probabilities", choices=("mse", "kl"))
+    temperature: float = arg(1.0, "softening temperature of the kl loss", gt=0)
+    augment_copies: int = arg(0, "augmented copies of each training review, labelled by the teacher only "
+                                 "(masking and n-gram sampling; see imdb_sentiment.distill)", ge=0)
+
+
+@dataclass
 class BiLSTMConfig:
     data: DataArgs = field(default_factory=DataArgs)
     model: BiLSTMArgs = field(default_factory=BiLSTMArgs)
     train: BiLSTMTrainArgs = field(default_factory=BiLSTMTrainArgs)
+    distill: DistillArgs = field(default_factory=DistillArgs)
 
 
 @dataclass
@@ -233,7 +252,7 @@ class CompareArgs(Section):
         "configs/bilstm_glove.toml", "configs/bilstm_glove_head_tail.toml",
         "configs/bilstm_glove_frozen.toml", "configs/bilstm_glove_frozen_head_tail.toml",
         "configs/bilstm_naive.toml", "configs/bilstm_naive_head_tail.toml",
-        "configs/minilm_l6.toml"])
+        "configs/minilm_l6.toml", "configs/bilstm_distilled_noaug.toml", "configs/bilstm_distilled.toml"])
     data: str | None = arg(None, "aclImdb folder or tarball (default: each config's own, then $IMDB_SENTIMENT_DATA)")
     output_dir: str = arg("results", "where report.md, report.html, metrics.json and the plots go")
     quick: bool = arg(False, "retrain everything on a subset with small settings, into quick_runs_dir")
@@ -243,6 +262,8 @@ class CompareArgs(Section):
     batch_size: int = arg(64, "batch size for the throughput measurement", ge=1)
     throughput_reviews: int = arg(2000, "random test reviews timed in batches for throughput", ge=1)
     latency_reviews: int = arg(100, "of those, timed one at a time for latency percentiles", ge=1)
+    quantize: str | None = arg(None, "score and time BiLSTM and Transformer runs with dynamic int8 weights",
+                               choices=("int8",))
 
 
 @dataclass

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import runs
-from .text import tokenize, truncate
+from .data import Reviews
+from .text import UNK, tokenize, truncate
 
 
 @dataclass
@@ -85,6 +87,68 @@ def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, 
     teacher = TransformerPredictor(run_dir, batch_size)
     ids, _ = teacher._encode(texts)
     return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)
+
+
+def soft_targets(logits: np.ndarray) -> np.ndarray:
+    """The teacher's two logits as the student's one: their margin, so sigmoid(margin) = softmax(logits)[1]."""
+    return (logits[:, 1] - logits[:, 0]).astype(np.float32)
+
+
+def cache_info(train: Reviews, aug: Augmentation, max_length: int, truncation: str) -> dict:
+    """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`."""
+    copies = augmented_copies(train.texts, aug, max_length, truncation, UNK)
+    return {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, UNK),
+            "augmentation": vars(aug), "student_window": [max_length, truncation]}
+
+
+def build_cache(path: str | Path, teacher: str | Path, train: Reviews, aug: Augmentation, max_length: int,
+                truncation: str, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Run the teacher once over the training reviews and their augmented copies, and cache its logits."""
+    from .transformer import load_tokenizer
+
+    teacher_train = runs.read_run(teacher)["data_fingerprint"]["train"]
+    if teacher_train != train.fingerprint():
+        # A teacher trained on other reviews may have seen the student's validation set.
+        raise runs.RunError(f"{teacher} was trained on other reviews than the student's training split")
+    unk = load_tokenizer(teacher).unk_token
+    copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
+    start = time.perf_counter()
+    logits = {"train": teacher_logits(teacher, train.texts, batch_size),
+              "augmented": teacher_logits(teacher, [" ".join(c) for c in copies], batch_size)}
+    info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher),
+            **cache_info(train, aug, max_length, truncation), "seconds": round(time.perf_counter() - start, 1),
+            "hardware": runs.hardware(), "command": runs.command_line(), "date": runs.today()}
+    write_cache(path, logits, info)
+    return logits
+
+
+def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copies: int, seed: int,
+                    max_length: int, truncation: str) -> tuple[np.ndarray, list[list[str]], dict]:
+    """(teacher margins for the training reviews then `copies` copies of each, the copies' tokens, what the cache
+    says of itself), from `cache`, computed first with `teacher` if the cache does not exist.
+
+    Copy k of a review does not depend on how many copies were made, so a cache with more copies serves a student
+    asking for fewer.
+    """
+    cache = Path(cache)
+    if not cache.exists():
+        if not teacher:
+            raise runs.RunError(f"no teacher logits at {cache}: give [distill] teacher (a Transformer run) to "
+                                f"compute them, or logits_cache the path of a cache")
+        build_cache(cache, teacher, train, Augmentation(copies=copies, seed=seed), max_length, truncation)
+    with np.load(cache) as f:
+        info = json.loads(str(f["info"]))
+    cached_copies = info["augmentation"]["copies"]
+    if cached_copies < copies:
+        raise runs.RunError(f"{cache} holds {cached_copies} augmented copies per review, fewer than the {copies} "
+                            f"asked for; delete it (or name another logits_cache) to recompute")
+    expected = cache_info(train, Augmentation(copies=cached_copies, seed=seed), max_length, truncation)
+    if teacher and (Path(teacher) / "model.safetensors").exists():
+        expected["teacher_weights"] = weights_fingerprint(teacher)
+    logits = load_cache(cache, expected)
+    augmented = logits["augmented"].reshape(len(train), cached_copies, 2)[:, :copies].reshape(-1, 2)
+    tokens = augmented_copies(train.texts, Augmentation(copies=copies, seed=seed), max_length, truncation, UNK)
+    return soft_targets(np.concatenate([logits["train"], augmented])), tokens, info
 
 
 def write_cache(path: str | Path, logits: dict[str, np.ndarray], info: dict) -> None:

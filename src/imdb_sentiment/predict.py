@@ -14,6 +14,7 @@ import csv
 import json
 import re
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,23 @@ class Predictor:
     kind: str
 
     def __init__(self, run_dir: str | Path, batch_size: int = 64):
-        self.run_dir = Path(run_dir)
+        self.run_dir = runs.resolve(run_dir)
         self.name = self.run_dir.name
         self.batch_size = batch_size
+        self.quantized: str | None = None
+
+    def quantize(self, mode: str) -> None:
+        """Dynamic int8 weights for the model's matrix multiplies (activations stay float), for CPU inference."""
+        if mode != "int8":
+            raise runs.RunError(f"unknown quantization {mode!r}; use int8")
+        with warnings.catch_warnings():  # torch.ao's deprecation notices: the kernels are current and fast
+            warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
+            self._quantize_int8()
+        self.quantized = mode
+        self.name += f"-{mode}"
+
+    def _quantize_int8(self) -> None:
+        raise runs.RunError(f"{self.name}: int8 applies to BiLSTM and Transformer runs, not {self.kind} runs")
 
     def predict(self, texts: list, progress: bool = False) -> list[Prediction]:
         results = [Prediction(None, None, error=validate(text)) for text in texts]
@@ -103,6 +118,12 @@ class BiLSTMPredictor(Predictor):
         super().__init__(run_dir, batch_size)
         self.model, self.vocab, self.cfg = load_bilstm_run(run_dir)
 
+    def _quantize_int8(self):
+        from torch.ao.quantization import quantize_dynamic
+
+        self.model.encoder.quantize_int8()
+        self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+
     def _encode(self, texts):
         from .batches import encode_review
 
@@ -115,7 +136,7 @@ class BiLSTMPredictor(Predictor):
 
         pad_to = self.cfg.model.max_length if self.cfg.model.pad_to_max_length else None
         batch = pad_collate([{"input_ids": x, "label": 0, "index": 0} for x in batch_ids], pad_to)
-        return torch.sigmoid(self.model(batch["input_ids"], batch["lengths"])).numpy()
+        return torch.sigmoid(self.model(batch["input_ids"], batch["lengths"])).float().numpy()
 
 
 class TransformerPredictor(Predictor):
@@ -127,6 +148,11 @@ class TransformerPredictor(Predictor):
         super().__init__(run_dir, batch_size)
         self.model, self.tokenizer, self.cfg = load_transformer_run(run_dir)
         self.collate = make_collator(self.tokenizer, self.cfg.model.padding, self.cfg.model.max_length)
+
+    def _quantize_int8(self):
+        from torch.ao.quantization import quantize_dynamic
+
+        self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
 
     def _encode(self, texts):
         from .transformer import encode
@@ -159,13 +185,18 @@ class TfidfPredictor(Predictor):
         return self.pipeline.predict_proba(batch_texts)[:, 1]
 
 
-def load_predictor(run_dir: str | Path, batch_size: int | None = None) -> Predictor:
+def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize: str | None = None) -> Predictor:
+    """The predictor of a saved run; `quantize="int8"` gives BiLSTM and Transformer runs int8 weights (TF-IDF runs,
+    already small linear models, are left as they are)."""
     kind = runs.read_run(run_dir)["kind"]
     cls = {"bilstm": BiLSTMPredictor, "transformer": TransformerPredictor, "tfidf": TfidfPredictor}.get(kind)
     if cls is None:
         raise runs.RunError(f"{run_dir}: unknown run kind {kind!r}")
     try:
-        return cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
+        predictor = cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
+        if quantize and kind != "tfidf":
+            predictor.quantize(quantize)
+        return predictor
     except runs.RunError:
         raise
     except Exception as err:  # a truncated or corrupt weights file surfaces as whatever its reader raises
@@ -244,6 +275,90 @@ def _read_jsonl(path: Path, column: str) -> Iterator[Item]:
                 yield Item(item.source, record[column])
 
 
+POSITIVE_LABELS, NEGATIVE_LABELS = ("pos", "positive", "1", "true"), ("neg", "negative", "0", "false")
+
+
+def is_labelled_set(path: str | Path) -> bool:
+    """A folder with pos/ and neg/ subfolders, or a .csv / .jsonl file (the aclImdb layout is read by `data`)."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / "pos").is_dir() and (path / "neg").is_dir()
+    return path.suffix in (".csv", ".jsonl", ".ndjson")
+
+
+def read_labelled(path: str | Path, text_column: str = "text", label_column: str = "label") -> tuple[list[Item], list]:
+    """(items, labels) of a labelled set: pos/ and neg/ folders of .txt files (one review per file), or a CSV or
+    JSONL file with a text and a label column. Labels: pos/neg, positive/negative, 1/0, true/false, in any case.
+    An unknown label is an error naming its line; an unreadable review is an Item with an error."""
+    from .data import DataError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"labelled set not found: {path}")
+    if path.is_dir():
+        items, labels = [], []
+        for label, folder in ((1, "pos"), (0, "neg")):
+            files = sorted((path / folder).glob("*.txt"))
+            items += [_read_text_file(f) for f in files]
+            labels += [label] * len(files)
+        for item, label in zip(items, labels):
+            item.source = f"{'pos' if label else 'neg'}/{item.source}"
+    else:
+        items = list(_read_csv(path, text_column) if path.suffix == ".csv" else _read_jsonl(path, text_column))
+        raw_labels = list(_records(path, label_column))
+        labels = []
+        for item, raw in zip(items, raw_labels):
+            value = str(raw).strip().lower()
+            if value in POSITIVE_LABELS or value in NEGATIVE_LABELS:
+                labels.append(int(value in POSITIVE_LABELS))
+            elif raw is None and item.error:
+                labels.append(None)  # the row itself could not be read; its error says why
+            elif raw is None:
+                raise DataError(f"{item.source}: no {label_column!r} label (see --label_column)")
+            else:
+                raise DataError(f"{item.source}: label {raw!r} in column {label_column!r} is not one of "
+                                f"{'/'.join(POSITIVE_LABELS)} or {'/'.join(NEGATIVE_LABELS)}")
+    if not items:
+        raise DataError(f"{path}: no reviews found")
+    return items, labels
+
+
+def _records(path: Path, column: str) -> Iterator:
+    """The value of `column` per row (None where the row or the column is unreadable), in the readers' order."""
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+            for row in csv.DictReader(handle):
+                yield row.get(column)
+        return
+    with open(path, "rb") as handle:
+        for raw in handle:
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                yield None
+                continue
+            yield record.get(column) if isinstance(record, dict) else None
+
+
+def evaluate_labelled(run_dir: str | Path, path: str | Path, text_column: str = "text", label_column: str = "label",
+                      quantize: str | None = None, seed: int = 0) -> dict:
+    """Accuracy (with a bootstrap interval), F1 and confusion matrix of a run on a labelled set; items that cannot
+    be read or scored are counted and named, and the rest are scored."""
+    items, labels = read_labelled(path, text_column, label_column)
+    predictor = load_predictor(run_dir, quantize=quantize)
+    results = predictor.predict([item.text if item.error is None else None for item in items], progress=True)
+    scored = [(label, r.p_positive) for item, label, r in zip(items, labels, results)
+              if item.error is None and r.error is None]
+    skipped = [{"source": item.source, "error": item.error or r.error}
+               for item, r in zip(items, results) if item.error or r.error]
+    if not scored:
+        from .data import DataError
+
+        raise DataError(f"{path}: none of its {len(items)} reviews could be scored, e.g. {skipped[0]}")
+    y, p = zip(*scored)
+    return {**scored_metrics(predictor.name, str(path), y, p, seed), "skipped": skipped}
+
+
 def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
     """One record per item: its source and, per model, a label and P(positive) or an error.
 
@@ -267,24 +382,47 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
     """P(positive) per test review: the scores the run saved when its training ended, or, for a run without them
     (or one tested on other reviews), scored now; saved for next time when the run was tested on these reviews."""
     fingerprint = test.fingerprint()
-    saved = runs.read_test_probabilities(predictor.run_dir, fingerprint)
+    saved = None if predictor.quantized else runs.read_test_probabilities(predictor.run_dir, fingerprint)
     if saved is not None:
         return saved
     probs = np.array([r.p_positive for r in predictor.predict(test.texts, progress=True)])
-    if runs.tested_on(predictor.run_dir, fingerprint):
+    if not predictor.quantized and runs.tested_on(predictor.run_dir, fingerprint):
         runs.write_test_probabilities(predictor.run_dir, probs)
     return probs
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None) -> dict:
+def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
+                 quantize: str | None = None) -> dict:
     """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
     from .data import DataError, splits_for
-    from .evaluation import classification_metrics
 
-    predictor = load_predictor(run_dir)
+    predictor = load_predictor(run_dir, quantize=quantize)
     reviews = splits_for(predictor.cfg, data)[split]
     results = predictor.predict(reviews.texts, progress=True)
     bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]
     if bad:
         raise DataError(f"{len(bad)} {split} reviews cannot be scored, e.g. {bad[0][0]}: {bad[0][1]}")
-    return classification_metrics(reviews.labels, [r.p_positive for r in results])
+    return scored_metrics(predictor.name, f"{split} split", reviews.labels, [r.p_positive for r in results])
+
+
+def scored_metrics(name: str, data: str, labels, p_positive, seed: int = 0) -> dict:
+    from .evaluation import classification_metrics
+    from .stats import bootstrap_interval
+
+    metrics = classification_metrics(labels, p_positive)
+    correct = (np.asarray(p_positive) >= 0.5) == np.asarray(labels, dtype=bool)
+    return {"run": name, "data": data, **metrics, "accuracy_ci95": list(bootstrap_interval(correct, seed=seed))}
+
+
+def summary(result: dict) -> str:
+    """One evaluation in a few readable lines."""
+    low, high = result["accuracy_ci95"]
+    c = result["confusion"]
+    lines = [f"{result['run']} on {result['data']}: accuracy {result['accuracy']:.2%} (95% CI {low:.2%}-{high:.2%}) "
+             f"over {result['n']:,} reviews, F1 {result['f1']:.3f}",
+             f"  confusion: {c['tp']:,} true positive, {c['fn']:,} false negative, {c['tn']:,} true negative, "
+             f"{c['fp']:,} false positive"]
+    skipped = result.get("skipped") or []
+    if skipped:
+        lines.append(f"  {len(skipped)} reviews not scored, e.g. {skipped[0]['source']}: {skipped[0]['error']}")
+    return "\n".join(lines)

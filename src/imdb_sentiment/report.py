@@ -38,7 +38,7 @@ def _excerpt(text: str, limit: int = 300) -> str:
 
 
 def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 64, latency_reviews: int = 100,
-               throughput_reviews: int = 2000, seed: int = 0) -> dict:
+               throughput_reviews: int = 2000, seed: int = 0, quantize: str | None = None) -> dict:
     """Every run's test scores and speed; refuse runs trained or tested on other reviews.
 
     A run's scores are those it saved when training ended; older runs are scored here once and the scores saved.
@@ -51,7 +51,7 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             if info["data_fingerprint"][split] != infos[reference]["data_fingerprint"][split]:
                 raise runs.RunError(f"{run} was {verb} on other reviews than {reference} (another dataset, subset or "
                                     "seed); retrain it with the same [data] settings and seed, or compare it apart.")
-    predictors = [load_predictor(r, batch_size) for r in run_dirs]
+    predictors = [load_predictor(r, batch_size, quantize) for r in run_dirs]
     names = [p.name for p in predictors]
     if len(set(names)) != len(names):
         raise runs.RunError(f"two runs share a folder name ({names}); the report names models by folder")
@@ -239,10 +239,11 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
 
 
 def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None = None, batch_size: int = 64,
-                 latency_reviews: int = 100, throughput_reviews: int = 2000, note: str | None = None) -> Path:
+                 latency_reviews: int = 100, throughput_reviews: int = 2000, note: str | None = None,
+                 quantize: str | None = None) -> Path:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews)
+    scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
     models, test = scored["models"], scored["test"]
     pairs = compare_pairs(scored)
     by_length = accuracy_by_length(scored)

@@ -162,6 +162,24 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
+def latest_trainer_checkpoint(checkpoints: Path) -> str | None:
+    """The Trainer's last complete `checkpoint-STEP` folder. The Trainer writes a checkpoint in place, its
+    trainer_state.json last, so a process killed mid-save leaves a newer folder without a readable one: resuming
+    from that would fail on every attempt."""
+    if not checkpoints.is_dir():
+        return None
+    steps = sorted((int(p.name.split("-")[1]), p) for p in checkpoints.glob("checkpoint-*")
+                   if p.name.split("-")[1].isdigit())
+    for _, candidate in reversed(steps):
+        try:
+            json.loads((candidate / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log.warning("skipping %s: written only in part (the run was stopped while saving it)", candidate)
+            continue
+        return str(candidate)
+    return None
+
+
 TEST_PROBABILITIES = "test_probabilities.npy"
 
 
@@ -188,8 +206,18 @@ def read_test_probabilities(run_dir: str | Path, test_fingerprint: str):
     return np.load(path)
 
 
+# The model that ships inside the package (see imdb_sentiment.builtin): a run directory named "builtin" anywhere a
+# run directory is asked for.
+BUILTIN = "builtin"
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+
+
+def resolve(run_dir: str | Path) -> Path:
+    return BUILTIN_DIR if str(run_dir) == BUILTIN else Path(run_dir)
+
+
 def read_run(run_dir: str | Path) -> dict:
-    run_dir = Path(run_dir)
+    run_dir = resolve(run_dir)
     info_path = run_dir / "run.json"
     if not info_path.exists():
         raise RunError(f"{run_dir} is not a run directory (no run.json); train one with `imdb-sentiment train`.")
@@ -207,7 +235,7 @@ def load_run_config(run_dir: str | Path, kind: str, config_cls, weights: str):
     """The config of a finished run of `kind`, after checking its weights file was written."""
     from .config import from_dict
 
-    run_dir = Path(run_dir)
+    run_dir = resolve(run_dir)
     info = read_run(run_dir)
     if info["kind"] != kind:
         raise RunError(f"{run_dir} holds a {info['kind']} run, not a {kind} run")

@@ -43,3 +43,12 @@ def mcnemar(correct_a, correct_b) -> dict:
 def agreement(predicted_a, predicted_b) -> float:
     """Share of reviews on which two models give the same label."""
     return float(np.mean(np.asarray(predicted_a) == np.asarray(predicted_b)))
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion: sound at 0 or n successes, where the normal one collapses."""
+    z = stats.norm.ppf(1 - (1 - confidence) / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

@@ -21,14 +21,14 @@ from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import runs
+from . import distill, runs
 from .batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
 from .bilstm import BiLSTMClassifier, count_parameters
-from .config import BiLSTMArgs, BiLSTMConfig
+from .config import BiLSTMArgs, BiLSTMConfig, DistillArgs
 from .data import Reviews, splits_for
 from .embeddings import load_glove
 from .evaluation import classification_metrics, test_fields
-from .text import Vocab, tokenize
+from .text import UNK_ID, Vocab, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -39,37 +39,70 @@ def build_model(args: BiLSTMArgs, vocab_size: int, pretrained: np.ndarray | None
                             args.pooling, args.encoder, pretrained, args.freeze_embeddings)
 
 
-def make_loader(reviews: Reviews, vocab: Vocab, args: BiLSTMArgs, batch_size: int, shuffle: bool,
+def encode(reviews: Reviews, vocab: Vocab, args: BiLSTMArgs) -> EncodedReviews:
+    return EncodedReviews(encode_texts(reviews.texts, vocab, args.max_length, args.truncation), reviews.labels)
+
+
+def distillation_set(cfg: BiLSTMConfig, train: Reviews, vocab: Vocab) -> tuple[EncodedReviews, str]:
+    """The training reviews and their augmented copies (no hard label), each with the teacher's logit; and the
+    teacher's name."""
+    d = cfg.distill
+    cache = d.logits_cache or str(Path(cfg.train.output_dir) / "teacher_logits.npz")
+    targets, copies, info = distill.student_targets(cache, d.teacher, train, d.augment_copies, cfg.train.seed,
+                                              cfg.model.max_length, cfg.model.truncation)
+    reviews = encode(train, vocab, cfg.model)
+    return EncodedReviews(reviews.ids + [vocab.encode(c) or [UNK_ID] for c in copies],
+                          np.concatenate([reviews.labels, np.full(len(copies), -1)]), targets), info["teacher"]
+
+
+def loss_fn(logits: torch.Tensor, batch: dict, distill_args: DistillArgs | None) -> torch.Tensor:
+    """Binary cross-entropy on the hard labels; when distilling, mixed with the teacher's loss by alpha."""
+    labelled = batch["labels"] >= 0
+    hard = F.binary_cross_entropy_with_logits(logits[labelled], batch["labels"][labelled].float()) \
+        if labelled.any() else logits.sum() * 0
+    if distill_args is None or "teacher_logits" not in batch:
+        return hard
+    teacher = batch["teacher_logits"]
+    if distill_args.loss == "mse":
+        soft = F.mse_loss(logits, teacher)
+    else:  # KL between Bernoulli(sigmoid(teacher / T)) and the student's, up to a constant; T^2 keeps its scale.
+        t = distill_args.temperature
+        soft = F.binary_cross_entropy_with_logits(logits / t, torch.sigmoid(teacher / t)) * t * t
+    return distill_args.alpha * hard + (1 - distill_args.alpha) * soft
+
+
+def make_loader(dataset: EncodedReviews, args: BiLSTMArgs, batch_size: int, shuffle: bool,
                 bucket_batches: int = 50, seed: int = 0) -> DataLoader:
-    dataset = EncodedReviews(encode_texts(reviews.texts, vocab, args.max_length, args.truncation), reviews.labels)
     sampler = LengthBucketSampler(dataset.lengths, batch_size, shuffle, bucket_batches, seed)
     collate = partial(pad_collate, pad_to=args.max_length if args.pad_to_max_length else None)
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
 
 def run_epoch(model, loader, accelerator: Accelerator, optimizer=None, max_grad_norm: float | None = None,
-              desc: str = "") -> tuple[float, float]:
-    """One pass over `loader`; trains when given an optimizer. Returns (mean loss, accuracy)."""
+              desc: str = "", distill_args: DistillArgs | None = None) -> tuple[float, float]:
+    """One pass over `loader`; trains when given an optimizer. Returns (mean loss, accuracy on the labelled
+    reviews)."""
     training = optimizer is not None
     model.train(training)
-    totals = torch.zeros(3, dtype=torch.float64, device=accelerator.device)  # loss sum, correct, seen
+    totals = torch.zeros(4, dtype=torch.float64, device=accelerator.device)  # loss sum, seen, correct, labelled
     bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=not accelerator.is_local_main_process)
     with torch.set_grad_enabled(training):
         for batch in bar:
             logits = model(batch["input_ids"], batch["lengths"])
-            loss = F.binary_cross_entropy_with_logits(logits, batch["labels"].float())
+            loss = loss_fn(logits, batch, distill_args)
             if training:
                 accelerator.backward(loss)
                 if max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-            n = batch["labels"].numel()
-            totals += torch.tensor([loss.item() * n, ((logits > 0) == batch["labels"].bool()).sum().item(), n],
+            labels = batch["labels"]
+            correct = ((logits > 0) == labels.bool())[labels >= 0].sum().item()
+            totals += torch.tensor([loss.item() * labels.numel(), labels.numel(), correct, (labels >= 0).sum().item()],
                                    dtype=torch.float64, device=totals.device)
-            bar.set_postfix(loss=f"{totals[0] / totals[2]:.4f}", acc=f"{totals[1] / totals[2]:.4f}")
-    loss_sum, correct, seen = accelerator.reduce(totals, "sum").tolist()
-    return loss_sum / seen, correct / seen
+            bar.set_postfix(loss=f"{totals[0] / totals[1]:.4f}", acc=f"{totals[2] / max(totals[3], 1):.4f}")
+    loss_sum, seen, correct, labelled = accelerator.reduce(totals, "sum").tolist()
+    return loss_sum / seen, correct / max(labelled, 1)
 
 
 @torch.no_grad()
@@ -114,10 +147,13 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         with runs.atomic_path(run_dir / "vocab.json") as tmp:
             vocab.save(tmp)
 
+    distill_args = cfg.distill if cfg.distill.teacher or cfg.distill.logits_cache else None
+    train_set, teacher = (distillation_set(cfg, splits["train"], vocab) if distill_args
+                          else (encode(splits["train"], vocab, cfg.model), None))
     loaders = {
-        "train": make_loader(splits["train"], vocab, cfg.model, tc.batch_size, True, tc.bucket_batches, tc.seed),
-        "val": make_loader(splits["val"], vocab, cfg.model, tc.eval_batch_size, False),
-        "test": make_loader(splits["test"], vocab, cfg.model, tc.eval_batch_size, False),
+        "train": make_loader(train_set, cfg.model, tc.batch_size, True, tc.bucket_batches, tc.seed),
+        "val": make_loader(encode(splits["val"], vocab, cfg.model), cfg.model, tc.eval_batch_size, False),
+        "test": make_loader(encode(splits["test"], vocab, cfg.model), cfg.model, tc.eval_batch_size, False),
     }
     optimizer = torch.optim.Adam((p for p in model.parameters() if p.requires_grad), lr=tc.learning_rate,
                                  weight_decay=tc.weight_decay)
@@ -138,7 +174,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         train_loader.set_epoch(epoch - 1)
         start = time.perf_counter()
         train_loss, train_acc = run_epoch(model, train_loader, accelerator, optimizer, tc.max_grad_norm,
-                                          desc=f"epoch {epoch}/{tc.max_epochs}")
+                                          desc=f"epoch {epoch}/{tc.max_epochs}", distill_args=distill_args)
         seconds = time.perf_counter() - start
         val_loss, val_acc = run_epoch(model, val_loader, accelerator, desc="validation")
         state["train_seconds"] += seconds
@@ -171,6 +207,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
         "seconds_per_epoch": round(state["train_seconds"] / max(len(state["history"]), 1), 1),
         **count_parameters(accelerator.unwrap_model(model)),
         "glove_coverage": info["glove_coverage"], "train_samples": len(splits["train"]),
+        "teacher": teacher, "augmented_samples": len(train_set) - len(splits["train"]),
         "hardware": runs.hardware(), "command": command or runs.command_line(), "date": runs.today(),
     }
     if accelerator.is_main_process:
@@ -190,8 +227,9 @@ def _save_checkpoint(accelerator: Accelerator, run_dir: Path, state: dict) -> No
 
 
 def load_bilstm_run(run_dir: str | Path, encoder: str | None = None):
-    """(model, vocab, config) of a finished BiLSTM run; `encoder` swaps the LSTM path (e.g. "packed" on CUDA)."""
-    run_dir = Path(run_dir)
+    """(model, vocab, config) of a finished BiLSTM run; `encoder` swaps the LSTM path (e.g. "packed" on CUDA).
+    Weights stored in half precision (the built-in model's) are loaded into float32."""
+    run_dir = runs.resolve(run_dir)
     cfg = runs.load_run_config(run_dir, "bilstm", BiLSTMConfig, "model.safetensors")
     if encoder:
         cfg.model.encoder = encoder

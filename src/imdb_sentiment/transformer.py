@@ -114,7 +114,6 @@ def _compute_metrics(prediction) -> dict:
 def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Path:
     from transformers import (AutoModelForSequenceClassification, EarlyStoppingCallback, Trainer,
                               TrainingArguments, set_seed)
-    from transformers.trainer_utils import get_last_checkpoint
 
     tc, mc = cfg.train, cfg.model
     precision = _mixed_precision(tc.precision)  # refuse an unsupported precision before any work is done
@@ -122,7 +121,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
         torch.set_num_threads(tc.num_threads)
     run_dir = Path(tc.output_dir)
     checkpoints = run_dir / "checkpoints"
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    last = runs.latest_trainer_checkpoint(checkpoints)
     runs.prepare_run_dir(run_dir, tc.resume, last)
     resume_from = last if tc.resume else None
 
@@ -236,7 +235,9 @@ class EpochTimer(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.save_steps and state.global_step % self.save_steps == 0:
-            control.should_save = True
+            # Logging the loss with each checkpoint makes a resumed epoch's train loss exact: the Trainer restarts
+            # its running loss at the checkpoint, so one log per epoch would cover only the steps after it.
+            control.should_save = control.should_log = True
             self._lap(state)
 
     def on_epoch_end(self, args, state, control, **kwargs):
@@ -246,14 +247,19 @@ class EpochTimer(TrainerCallback):
 def _epoch_history(log_history: list[dict]) -> list[dict]:
     """One row per epoch from the Trainer's log: train loss, validation loss and accuracy, epoch time."""
     rows: dict[int, dict] = {}
+    last_logged_step, loss_sums = 0, {}
     for entry in log_history:
         if "epoch" not in entry:
             continue
         epoch = round(entry["epoch"], 4)
         row = rows.setdefault(math.ceil(epoch), {"epoch": epoch, "epoch_seconds": 0.0})
         row["epoch"] = max(row["epoch"], epoch)  # fractional when max_steps ends training mid-epoch
-        if "loss" in entry:
-            row["train_loss"] = entry["loss"]
+        if "loss" in entry:  # the mean since the previous log: weight it by its steps
+            steps = entry["step"] - last_logged_step
+            total, count = loss_sums.get(math.ceil(epoch), (0.0, 0))
+            loss_sums[math.ceil(epoch)] = (total + entry["loss"] * steps, count + steps)
+            row["train_loss"] = (total + entry["loss"] * steps) / (count + steps)
+            last_logged_step = entry["step"]
         if "eval_accuracy" in entry:
             row.update(val_loss=entry["eval_loss"], val_accuracy=entry["eval_accuracy"])
         row["epoch_seconds"] += entry.get("lap_seconds", 0.0)

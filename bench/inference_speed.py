@@ -1,0 +1,147 @@
+"""Inference in fp32, bf16 (CPU autocast) and int8 (dynamic quantization): accuracy and speed, one process each.
+
+    python bench/inference_speed.py --run runs/minilm-l6-bf16 --run runs/bilstm-distilled --out results/inference
+    python bench/inference_speed.py --quick     # a tiny DistilBERT and BiLSTM on 200 reviews, in about a minute
+
+For each run and precision, in a fresh process (so no variant warms the caches of another): P(positive) on
+`--accuracy_reviews` test reviews (all 25,000 by default), then throughput at batch 64 over the same `--reviews`
+random test reviews for every variant, and latency one review at a time over the first 100 of them. McNemar's test
+compares each variant's predictions with fp32's on the same reviews. The last line printed is
+`int8_speedup=<Transformer int8 throughput over fp32>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("fp32", "bf16", "int8")
+
+
+def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, threads: int, seed: int) -> dict:
+    """One variant of one run, in this process."""
+    import torch
+
+    from imdb_sentiment import runs
+    from imdb_sentiment.data import splits_for, stratified_sample
+    from imdb_sentiment.predict import load_predictor
+
+    torch.set_num_threads(threads)
+    predictor = load_predictor(run, quantize="int8" if variant == "int8" else None)
+    context = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16" else nullcontext
+    test = splits_for(predictor.cfg)["test"]
+    scored = stratified_sample(test, accuracy_reviews, seed)
+    with context():
+        probs = np.array([r.p_positive for r in predictor.predict(scored.texts, progress=True)])
+        rng = np.random.default_rng(seed)
+        sample = [test.texts[i] for i in rng.choice(len(test), size=min(reviews, len(test)), replace=False)]
+        predictor.predict(sample[:64])  # warm-up: the first batch pays for allocations and kernel selection
+        start = time.perf_counter()
+        predictor.predict(sample)
+        throughput = len(sample) / (time.perf_counter() - start)
+        latencies = []
+        for text in sample[:100]:
+            start = time.perf_counter()
+            predictor.predict([text])
+            latencies.append(1000 * (time.perf_counter() - start))
+    return {"run": run, "kind": predictor.kind, "variant": variant, "reviews_scored": len(scored),
+            "ids_fingerprint": scored.fingerprint(), "correct": ((probs >= 0.5) == scored.labels.astype(bool)).tolist(),
+            "accuracy": float(((probs >= 0.5) == scored.labels.astype(bool)).mean()),
+            "throughput": throughput, "latency_p50_ms": float(np.percentile(latencies, 50)),
+            "latency_p95_ms": float(np.percentile(latencies, 95)), "hardware": runs.hardware(), "date": runs.today()}
+
+
+def in_subprocess(run: str, variant: str, args) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([sys.executable, __file__, "--one", run, variant, out.name, "--reviews", str(args.reviews),
+                        "--threads", str(args.threads), "--seed", str(args.seed),
+                        *(["--accuracy_reviews", str(args.accuracy_reviews)] if args.accuracy_reviews else [])],
+                       check=True)
+        return json.loads(Path(out.name).read_text())
+
+
+def quick_runs(work: Path) -> list[str]:
+    """A tiny DistilBERT and BiLSTM trained for seconds on 200 reviews: the code path, not the numbers."""
+    from imdb_sentiment.config import BiLSTMConfig, TransformerConfig, load_config
+    from imdb_sentiment.data import load_splits
+    from imdb_sentiment.training import train_bilstm
+    from imdb_sentiment.transformer import build_tiny_distilbert, train_transformer
+
+    small = {"data.max_train_samples": 200, "data.max_eval_samples": 200}
+    texts = load_splits(max_train_samples=200)["train"].texts
+    tiny = build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=128)
+    transformer = train_transformer(load_config(TransformerConfig, overrides={
+        **small, "model.model_name": str(tiny), "model.max_length": 128, "train.output_dir": str(work / "transformer"),
+        "train.max_steps": 10}))
+    bilstm = train_bilstm(load_config(BiLSTMConfig, overrides={
+        **small, "model.embeddings": "random", "model.hidden_size": 64, "train.max_epochs": 1,
+        "train.output_dir": str(work / "bilstm")}))
+    return [str(transformer), str(bilstm)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="append", dest="runs", default=[])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--accuracy_reviews", type=int, help="stratified test reviews scored (default: all)")
+    parser.add_argument("--reviews", type=int, default=2000, help="random test reviews timed")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", help="folder for inference.json and inference.md")
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # RUN VARIANT OUT: one measurement, internal
+    args = parser.parse_args()
+    if args.one:
+        run, variant, out = args.one
+        Path(out).write_text(json.dumps(measure(run, variant, args.accuracy_reviews, args.reviews, args.threads,
+                                                args.seed)))
+        return
+
+    from imdb_sentiment.stats import mcnemar
+
+    work = Path(tempfile.mkdtemp(prefix="inference-"))
+    if args.quick:
+        args.runs, args.accuracy_reviews, args.reviews = quick_runs(work), 200, 200
+    rows = []
+    for run in args.runs:
+        by_variant = {v: in_subprocess(run, v, args) for v in args.variants.split(",")}
+        base = by_variant.get("fp32")
+        for variant, row in by_variant.items():
+            if base is not None:
+                row["speedup"] = row["throughput"] / base["throughput"]
+                row["accuracy_change_points"] = 100 * (row["accuracy"] - base["accuracy"])
+                row["mcnemar_p_vs_fp32"] = 1.0 if variant == "fp32" else mcnemar(row["correct"], base["correct"])["p_value"]
+        for row in by_variant.values():
+            del row["correct"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    lines = ["| run | variant | accuracy | vs fp32 (points, McNemar p) | reviews/s (batch 64) | speedup | "
+             "latency p50 / p95 ms |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {Path(r['run']).name} | {r['variant']} | {r['accuracy']:.2%} ({r['reviews_scored']:,}) | "
+                     f"{r.get('accuracy_change_points', 0):+.2f}, p = {r.get('mcnemar_p_vs_fp32', 1):.2g} | "
+                     f"{r['throughput']:.1f} | {r.get('speedup', 1):.2f}x | "
+                     f"{r['latency_p50_ms']:.1f} / {r['latency_p95_ms']:.1f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "inference.json").write_text(json.dumps({"command": " ".join(["python", *sys.argv]), "rows": rows},
+                                                       indent=2) + "\n")
+        (out / "inference.md").write_text(table + "\n")
+    transformer = {r["variant"]: r for r in rows if r["kind"] == "transformer"}
+    if "int8" in transformer and "fp32" in transformer:
+        print(f"int8_speedup={transformer['int8']['throughput'] / transformer['fp32']['throughput']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

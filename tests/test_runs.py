@@ -1,0 +1,13 @@
+from imdb_sentiment import runs
+
+
+def test_a_checkpoint_written_in_part_is_skipped_on_resume(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    for step, state in ((5, '{"global_step": 5}'), (10, None), (12, '{"global_st')):
+        folder = checkpoints / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+    assert runs.latest_trainer_checkpoint(checkpoints) == str(checkpoints / "checkpoint-5")
+    assert runs.latest_trainer_checkpoint(tmp_path / "none") is None
