@@ -114,3 +114,28 @@ def test_baseline_verdicts_follow_mcnemar():
     assert "significantly better: big (+2.00 points, p = 1e-06)" in text
     assert "significantly worse: lstm (-2.00 points, p = 0.001), broken (-40.00 points, p < 1e-300)" in text
     assert "no significant difference: close (+0.10 points, p = 0.7)" in text
+
+
+def test_a_quick_student_learns_from_the_quick_teacher(imdb_dir, tmp_path):
+    from imdb_sentiment.transformer import build_tiny_distilbert
+
+    # --quick reads 128 tokens with a Transformer
+    tiny = build_tiny_distilbert([p.read_text() for p in sorted(imdb_dir.rglob("*.txt"))], tmp_path / "tiny",
+                                 max_position_embeddings=128)
+    teacher = tmp_path / "minilm_l6.toml"  # the quick teacher is the quick run of the config of this name
+    teacher.write_text(f"# imdb-sentiment train transformer --config {teacher}\n[data]\nallow_partial_dataset = true\n"
+                       f"[model]\nmodel_name = \"{tiny}\"\n"
+                       "[train]\nmax_steps = 4\nbatch_size = 8\n")
+    student = tmp_path / "student.toml"
+    student.write_text(f"# imdb-sentiment train bilstm --config {student}\n[data]\nallow_partial_dataset = true\n"
+                       "[model]\nembeddings = \"random\"\nembedding_dim = 8\nhidden_size = 8\n"
+                       "[distill]\nteacher = \"runs/no-such-teacher\"\nlogits_cache = \"no/such/cache.npz\"\n"
+                       "augment_copies = 1\n")
+    cfg = load_config(CompareConfig, overrides={
+        "compare.configs": [str(teacher), str(student)], "compare.data": str(imdb_dir), "compare.quick": True,
+        "compare.quick_runs_dir": str(tmp_path / "quick"), "compare.quick_output_dir": str(tmp_path / "report"),
+        "compare.latency_reviews": 2, "compare.throughput_reviews": 20})
+    run_compare(cfg)
+    metrics = json.loads((tmp_path / "quick" / "student" / "metrics.json").read_text())
+    assert metrics["teacher"] == str(tmp_path / "quick" / "minilm_l6") and metrics["augmented_samples"] == 108
+    assert (tmp_path / "quick" / "student" / "teacher_logits.npz").exists()

@@ -37,6 +37,7 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
     tmp.mkdir(parents=True)
     save_file({name: t.half() for name, t in load_file(run_dir / "model.safetensors").items()},
               tmp / "model.safetensors")
+    (tmp / "model.safetensors").chmod(0o644)  # safetensors writes 0600; an installed package is read by all
     shutil.copy(run_dir / "vocab.json", tmp / "vocab.json")
     runs.write_json(tmp / "run.json", info)
     shipped = evaluate_run(tmp, "test", data)
