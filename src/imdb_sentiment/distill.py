@@ -94,10 +94,11 @@ def soft_targets(logits: np.ndarray) -> np.ndarray:
     return (logits[:, 1] - logits[:, 0]).astype(np.float32)
 
 
-def cache_info(train: Reviews, aug: Augmentation, max_length: int, truncation: str) -> dict:
-    """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`."""
-    copies = augmented_copies(train.texts, aug, max_length, truncation, UNK)
-    return {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, UNK),
+def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: str, max_length: int,
+               truncation: str) -> dict:
+    """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`;
+    `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`."""
+    return {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
             "augmentation": vars(aug), "student_window": [max_length, truncation]}
 
 
@@ -116,7 +117,8 @@ def build_cache(path: str | Path, teacher: str | Path, train: Reviews, aug: Augm
     logits = {"train": teacher_logits(teacher, train.texts, batch_size),
               "augmented": teacher_logits(teacher, [" ".join(c) for c in copies], batch_size)}
     info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher),
-            **cache_info(train, aug, max_length, truncation), "seconds": round(time.perf_counter() - start, 1),
+            **cache_info(train, aug, copies, unk, max_length, truncation),
+            "seconds": round(time.perf_counter() - start, 1),
             "hardware": runs.hardware(), "command": runs.command_line(), "date": runs.today()}
     write_cache(path, logits, info)
     return logits
@@ -142,12 +144,15 @@ def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copi
     if cached_copies < copies:
         raise runs.RunError(f"{cache} holds {cached_copies} augmented copies per review, fewer than the {copies} "
                             f"asked for; delete it (or name another logits_cache) to recompute")
-    expected = cache_info(train, Augmentation(copies=cached_copies, seed=seed), max_length, truncation)
+    cached_aug = Augmentation(copies=cached_copies, seed=seed)
+    all_copies = augmented_copies(train.texts, cached_aug, max_length, truncation, UNK)
+    expected = cache_info(train, cached_aug, all_copies, UNK, max_length, truncation)
     if teacher and (Path(teacher) / "model.safetensors").exists():
         expected["teacher_weights"] = weights_fingerprint(teacher)
     logits = load_cache(cache, expected)
     augmented = logits["augmented"].reshape(len(train), cached_copies, 2)[:, :copies].reshape(-1, 2)
-    tokens = augmented_copies(train.texts, Augmentation(copies=copies, seed=seed), max_length, truncation, UNK)
+    # Copies are review-major (copy k of review i at i * cached_copies + k): keep the first `copies` of each.
+    tokens = [all_copies[i * cached_copies + k] for i in range(len(train)) for k in range(copies)]
     return soft_targets(np.concatenate([logits["train"], augmented])), tokens, info
 
 

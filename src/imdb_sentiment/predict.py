@@ -42,6 +42,7 @@ class Item:
     source: str
     text: object
     error: str | None = None
+    label: object = None  # a labelled set's raw label value, when one was asked for
 
 
 def validate(text: object) -> str | None:
@@ -244,21 +245,22 @@ def _read_text_file(path: Path) -> Item:
     return Item(path.name, text, error)
 
 
-def _read_csv(path: Path, column: str) -> Iterator[Item]:
+def _read_csv(path: Path, column: str, label_column: str | None = None) -> Iterator[Item]:
     # utf-8-sig: spreadsheets often start the file with a BOM, which would otherwise hide the first column's name.
     # surrogateescape keeps invalid bytes visible as lone surrogates, so only the rows holding them fail.
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         for number, row in enumerate(csv.DictReader(handle), 2):
             source = f"{path.name}:{number}"
+            label = row.get(label_column) if label_column else None
             if column not in row:
-                yield Item(source, None, f"no column {column!r} (columns: {', '.join(row)})")
+                yield Item(source, None, f"no column {column!r} (columns: {', '.join(row)})", label)
             elif _INVALID_UTF8.search(row[column] or ""):
-                yield Item(source, None, f"{path.name} row {number}: not UTF-8")
+                yield Item(source, None, f"{path.name} row {number}: not UTF-8", label)
             else:
-                yield Item(source, row[column])
+                yield Item(source, row[column], label=label)
 
 
-def _read_jsonl(path: Path, column: str) -> Iterator[Item]:
+def _read_jsonl(path: Path, column: str, label_column: str | None = None) -> Iterator[Item]:
     with open(path, "rb") as handle:
         for item in _read_lines(handle, path.name):
             if item.error:
@@ -269,10 +271,11 @@ def _read_jsonl(path: Path, column: str) -> Iterator[Item]:
             except json.JSONDecodeError as err:
                 yield Item(item.source, None, f"invalid JSON: {err.msg}")
                 continue
+            label = record.get(label_column) if label_column and isinstance(record, dict) else None
             if not isinstance(record, dict) or column not in record:
-                yield Item(item.source, None, f"no field {column!r}")
+                yield Item(item.source, None, f"no field {column!r}", label)
             else:
-                yield Item(item.source, record[column])
+                yield Item(item.source, record[column], label=label)
 
 
 POSITIVE_LABELS, NEGATIVE_LABELS = ("pos", "positive", "1", "true"), ("neg", "negative", "0", "false")
@@ -304,10 +307,11 @@ def read_labelled(path: str | Path, text_column: str = "text", label_column: str
         for item, label in zip(items, labels):
             item.source = f"{'pos' if label else 'neg'}/{item.source}"
     else:
-        items = list(_read_csv(path, text_column) if path.suffix == ".csv" else _read_jsonl(path, text_column))
-        raw_labels = list(_records(path, label_column))
+        read = _read_csv if path.suffix == ".csv" else _read_jsonl
+        items = list(read(path, text_column, label_column))
         labels = []
-        for item, raw in zip(items, raw_labels):
+        for item in items:
+            raw = item.label
             value = str(raw).strip().lower()
             if value in POSITIVE_LABELS or value in NEGATIVE_LABELS:
                 labels.append(int(value in POSITIVE_LABELS))
@@ -321,23 +325,6 @@ def read_labelled(path: str | Path, text_column: str = "text", label_column: str
     if not items:
         raise DataError(f"{path}: no reviews found")
     return items, labels
-
-
-def _records(path: Path, column: str) -> Iterator:
-    """The value of `column` per row (None where the row or the column is unreadable), in the readers' order."""
-    if path.suffix == ".csv":
-        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
-            for row in csv.DictReader(handle):
-                yield row.get(column)
-        return
-    with open(path, "rb") as handle:
-        for raw in handle:
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                yield None
-                continue
-            yield record.get(column) if isinstance(record, dict) else None
 
 
 def evaluate_labelled(run_dir: str | Path, path: str | Path, text_column: str = "text", label_column: str = "label",
