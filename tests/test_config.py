@@ -4,11 +4,11 @@ import pytest
 
 from imdb_sentiment.cli import build_parser
 from imdb_sentiment.compare import CONFIG_CLASSES, config_kind
-from imdb_sentiment.config import (BiLSTMConfig, CompareConfig, ConfigError, TfidfConfig, TransformerConfig,
-                                   load_config, overrides_from_namespace)
+from imdb_sentiment.config import (BiLSTMConfig, CompareConfig, ConfigError, CurvesConfig, TfidfConfig,
+                                   TransformerConfig, load_config, overrides_from_namespace)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-MODEL_CONFIGS = sorted(p for p in CONFIGS.glob("*.toml") if not p.name.startswith("compare"))
+MODEL_CONFIGS = sorted(p for p in CONFIGS.glob("*.toml") if not p.name.startswith(("compare", "curves")))
 
 
 @pytest.mark.parametrize("path", MODEL_CONFIGS, ids=lambda p: p.name)
@@ -18,6 +18,15 @@ def test_every_model_config_loads_and_starts_with_its_command(path):
     assert path.read_text().startswith(f"# imdb-sentiment train {kind} --config configs/{path.name}")
     assert config.train.output_dir.startswith("runs/")
     assert isinstance(config, {"bilstm": BiLSTMConfig, "tfidf": TfidfConfig, "transformer": TransformerConfig}[kind])
+
+
+def test_the_curves_config_names_model_configs_and_full_runs_that_exist():
+    c = load_config(CurvesConfig, CONFIGS / "curves.toml").curves
+    root = CONFIGS.parent
+    assert all(config_kind(root / path) for path in c.configs)
+    for pair in c.full_runs:
+        config, run = pair.split("=")
+        assert config in c.configs and (root / run / "test_probabilities.npy").exists()
 
 
 def test_the_comparison_lists_every_model_config():

@@ -24,6 +24,10 @@ def tfidf_run(imdb_dir, tmp_path_factory):
 
 
 def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, tmp_path):
+    (tmp_path / "report" / "curves").mkdir(parents=True)
+    (tmp_path / "report" / "curves" / "curves.json").write_text(json.dumps([
+        {"model": "tfidf", "train_size": n, "seed": 0, "test_accuracy": a, "test_n": 60}
+        for n, a in ((40, 0.7), (80, 0.86))]))
     out = build_report([str(bilstm_run), str(transformer_run), str(tfidf_run)], tmp_path / "report",
                        latency_reviews=5, note="tiny test runs")
     metrics = json.loads((out / "metrics.json").read_text())
@@ -41,7 +45,8 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
         assert (out / f"{plot}.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
     for heading in ("## Results", "## Are the differences real?", "## Where they differ", "## Most confident mistakes",
-                    f"### {transformer_run.name} right, {bilstm_run.name} wrong", "tiny test runs"):
+                    f"### {transformer_run.name} right, {bilstm_run.name} wrong", "tiny test runs",
+                    "## Learning curves", "| tfidf | 70.0% | 86.0% | 80 | 80 |", "curves/curves.png"):
         assert heading in report
     assert "<table>" in (out / "report.html").read_text()
 

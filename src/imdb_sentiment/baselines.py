@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from . import runs
 from .config import TfidfConfig
-from .data import splits_for
+from .data import Reviews, splits_for
 from .evaluation import classification_metrics, test_fields
 from .text import tokenize
 
@@ -55,12 +55,12 @@ def build_pipeline(variant: str, ngram_max: int, min_df: int, C: float, seed: in
     return Pipeline([("tfidf", TfidfVectorizer(sublinear_tf=True, **ngrams)), ("classifier", classifier)])
 
 
-def train_tfidf(cfg: TfidfConfig, command: str | None = None) -> Path:
+def train_tfidf(cfg: TfidfConfig, command: str | None = None, splits: dict[str, Reviews] | None = None) -> Path:
     mc, tc = cfg.model, cfg.train
     run_dir = Path(tc.output_dir)
     # Seconds to train: nothing to resume, and a run that failed before it finished simply starts over.
     runs.prepare_run_dir(run_dir, resume=True, checkpoint=None)
-    splits = splits_for(cfg)
+    splits = splits or splits_for(cfg)
     runs.write_run_info(run_dir, "tfidf", cfg, splits)
 
     start = time.perf_counter()

@@ -11,8 +11,8 @@ import json
 import logging
 import sys
 
-from .config import (BiLSTMConfig, CompareConfig, ConfigError, TfidfConfig, TransformerConfig, add_config_arguments,
-                     load_config, overrides_from_namespace)
+from .config import (BiLSTMConfig, CompareConfig, ConfigError, CurvesConfig, TfidfConfig, TransformerConfig,
+                     add_config_arguments, load_config, overrides_from_namespace)
 from .data import DataError
 from .embeddings import EmbeddingError
 from .runs import RunError
@@ -42,6 +42,12 @@ def _compare(args) -> None:
     from .compare import run_compare
 
     run_compare(load_config(CompareConfig, args.config, overrides_from_namespace(args)))
+
+
+def _curves(args) -> None:
+    from .curves import run_curves
+
+    run_curves(load_config(CurvesConfig, args.config, overrides_from_namespace(args)))
 
 
 def _evaluate(args) -> None:
@@ -143,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="train what is missing and write the comparison report")
     add_config_arguments(compare, CompareConfig)
     compare.set_defaults(func=_compare)
+
+    curves = commands.add_parser("curves", help="learning curves: test accuracy against labelled training reviews")
+    add_config_arguments(curves, CurvesConfig)
+    curves.set_defaults(func=_curves)
 
     train = commands.add_parser("train", help="train a model into a run directory")
     models = train.add_subparsers(dest="model", required=True)

@@ -31,14 +31,15 @@ def config_kind(path: str | Path) -> str:
     return match.group(1)
 
 
-def train(kind: str, cfg) -> Path:
+def train(kind: str, cfg, splits: dict | None = None) -> Path:
+    """Train `cfg` (on `splits` instead of its own when given) and return its run directory."""
     if kind == "bilstm":
         from .training import train_bilstm as trainer
     elif kind == "transformer":
         from .transformer import train_transformer as trainer
     else:
         from .baselines import train_tfidf as trainer
-    return trainer(cfg)
+    return trainer(cfg, splits=splits)
 
 
 def run_compare(cfg: CompareConfig) -> Path:

@@ -271,6 +271,38 @@ class CompareConfig:
     compare: CompareArgs = field(default_factory=CompareArgs)
 
 
+@dataclass
+class CurvesArgs(Section):
+    configs: list[str] = arg(help="model configs, one curve each (named by the file's stem)", factory=lambda: [
+        "configs/tfidf_nbsvm.toml", "configs/tfidf_logreg.toml", "configs/bilstm_scratch_head_tail.toml",
+        "configs/bilstm_glove_head_tail.toml", "configs/minilm_l6_bf16.toml"])
+    full_runs: list[str] | None = arg(None, "CONFIG=DIR pairs: the finished full run (or its committed results) "
+                                            "whose test scores stand in for CONFIG's point at 25,000 reviews")
+    only: list[str] | None = arg(None, "train only the points of these configs (stems) this time")
+    merge: list[str] | None = arg(None, "other curves.json files (points trained elsewhere, e.g. on a GPU machine) "
+                                        "whose points are added to output_dir's")
+    sizes: list[int] = arg(help="labelled training reviews per point, validation included",
+                           factory=lambda: [100, 250, 500, 1000, 2000, 5000, 10000, 25000], ge=2)
+    seeds: int = arg(3, "subsets (and seeds) per size, up to multi_seed_max", ge=1)
+    multi_seed_max: int = arg(2000, "larger sizes get one subset", ge=0)
+    test_size: int = arg(5000, "the fixed stratified test subset every point is scored on", ge=2)
+    test_seed: int = arg(0, "seed of that test subset", ge=0)
+    val_fraction: float = arg(0.1, "share of each subset held out for early stopping and C", gt=0, lt=1)
+    min_val: int = arg(50, "at least this many held-out reviews per subset", ge=2)
+    min_updates: int = arg(250, "every neural point trains for at least this many optimizer updates (more epochs "
+                                "on small subsets, patience scaled alike)", ge=1)
+    data: str | None = arg(None, "aclImdb folder or tarball (default: $IMDB_SENTIMENT_DATA)")
+    output_dir: str = arg("results/curves", "where curves.json, curves.md and curves.png go")
+    runs_dir: str = arg("runs/curves", "run directories of the points (deleted once scored unless keep_runs)")
+    keep_runs: bool = arg(False, "keep each point's run directory")
+    quick: bool = arg(False, "three small sizes, one seed, small settings, into runs/curves_quick (minutes)")
+
+
+@dataclass
+class CurvesConfig:
+    curves: CurvesArgs = field(default_factory=CurvesArgs)
+
+
 def _field_types(cls) -> dict[str, type]:
     return typing.get_type_hints(cls)
 

@@ -192,14 +192,18 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stratified_split(reviews: Reviews, fraction: float, seed: int) -> tuple[Reviews, Reviews]:
-    """(rest, held_out) with `fraction` of each class held out, the same for the same seed."""
+def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held_out) positions, sorted, with `fraction` of each class held out, the same for the same seed."""
     from sklearn.model_selection import train_test_split
 
-    rest, held_out = train_test_split(
-        np.arange(len(reviews)), test_size=fraction, random_state=seed, stratify=reviews.labels
-    )
-    return reviews.take(np.sort(rest)), reviews.take(np.sort(held_out))
+    rest, held_out = train_test_split(np.arange(len(labels)), test_size=fraction, random_state=seed, stratify=labels)
+    return np.sort(rest), np.sort(held_out)
+
+
+def stratified_split(reviews: Reviews, fraction: float, seed: int) -> tuple[Reviews, Reviews]:
+    """(rest, held_out) with `fraction` of each class held out, the same for the same seed."""
+    rest, held_out = stratified_indices(reviews.labels, fraction, seed)
+    return reviews.take(rest), reviews.take(held_out)
 
 
 def stratified_sample(reviews: Reviews, n: int | None, seed: int) -> Reviews:

@@ -291,6 +291,17 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
                                          enumerate(by_length["counts"])],
                    [[n] + [f"{a:.1%}" for a in accs] for n, accs in by_length["models"].items()]))
 
+    curves_file = out / "curves" / "curves.json"
+    if curves_file.exists():  # written by `imdb-sentiment curves` (configs/curves.toml) into this folder
+        from . import curves
+
+        points = curves.read_points(curves_file)
+        blocks.append(("h2", "Learning curves: accuracy against labelled training reviews"))
+        blocks.append(("p", curves.describe(points) + " From `imdb-sentiment curves`; every point in "
+                            "curves/curves.json."))
+        blocks.append(("table", *curves.table(points)))
+        blocks.append(("img", "Learning curves", "curves/curves.png"))
+
     neural = [n for n in ranked if models[n]["kind"] == "transformer"]
     lstm = [n for n in ranked if models[n]["kind"] == "bilstm"]
     blocks.append(("h2", "Where they differ"))

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -120,8 +120,9 @@ def predict_probs(model, loader, accelerator: Accelerator, desc: str = "predict"
     return out
 
 
-def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
-    """Train one variant, keep the best validation epoch, test it once, and write the run directory."""
+def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str, Reviews] | None = None) -> Path:
+    """Train one variant, keep the best validation epoch, test it once, and write the run directory. `splits`
+    replaces the ones the config describes (the subsets of a learning curve)."""
     tc = cfg.train
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
@@ -132,7 +133,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     runs.prepare_run_dir(run_dir, tc.resume, checkpoint)
     checkpoint = checkpoint if tc.resume else None
 
-    splits = splits_for(cfg)
+    splits = splits or splits_for(cfg)
     if checkpoint:
         vocab = Vocab.load(run_dir / "vocab.json")
     else:
@@ -185,7 +186,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
             state.update(best_val_accuracy=val_acc, best_epoch=epoch, bad_epochs=0)
             if accelerator.is_main_process:
                 with runs.atomic_path(run_dir / "model.safetensors") as tmp:
-                    save_model(accelerator.unwrap_model(model), str(tmp))
+                    save_weights(accelerator.unwrap_model(model), tmp)
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch
@@ -196,7 +197,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     state["stopped_by"] = "early_stopping" if state["bad_epochs"] >= tc.patience else "max_epochs"
 
     accelerator.wait_for_everyone()
-    load_model(accelerator.unwrap_model(model), str(run_dir / "model.safetensors"))
+    load_weights(accelerator.unwrap_model(model), run_dir / "model.safetensors")
     test_probs = predict_probs(model, test_loader, accelerator, "test")
     test = classification_metrics(splits["test"].labels, test_probs)
     metrics = {
@@ -218,6 +219,19 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None) -> Path:
     return run_dir
 
 
+def save_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """The model's weights as safetensors, each tensor copied to its own CPU storage: on CUDA the LSTM's weights are
+    views into one flat cuDNN buffer, which `safetensors.torch.save_model` (and `load_model`) refuse."""
+    save_file({name: t.detach().to("cpu", copy=True).contiguous() for name, t in model.state_dict().items()},
+              str(path))
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Weights saved by `save_weights` (or in half precision, as the built-in model's) copied into `model`'s own
+    tensors, on whatever device they are."""
+    model.load_state_dict(load_file(str(path)))
+
+
 def _save_checkpoint(accelerator: Accelerator, run_dir: Path, state: dict) -> None:
     tmp = run_dir / "checkpoint.tmp"
     accelerator.save_state(str(tmp))
@@ -236,7 +250,7 @@ def load_bilstm_run(run_dir: str | Path, encoder: str | None = None):
     vocab = Vocab.load(run_dir / "vocab.json")
     model = build_model(cfg.model, len(vocab), np.zeros((len(vocab), _embedding_dim(run_dir)), np.float32)
                         if cfg.model.embeddings == "glove" else None)
-    load_model(model, str(run_dir / "model.safetensors"))
+    load_weights(model, run_dir / "model.safetensors")
     return model.eval(), vocab, cfg
 
 

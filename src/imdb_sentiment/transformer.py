@@ -111,7 +111,8 @@ def _compute_metrics(prediction) -> dict:
     return {"accuracy": metrics["accuracy"], "f1": metrics["f1"]}
 
 
-def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Path:
+def train_transformer(cfg: TransformerConfig, command: str | None = None,
+                      splits: dict[str, Reviews] | None = None) -> Path:
     from transformers import (AutoModelForSequenceClassification, EarlyStoppingCallback, Trainer,
                               TrainingArguments, set_seed)
 
@@ -125,7 +126,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None) -> Pat
     runs.prepare_run_dir(run_dir, tc.resume, last)
     resume_from = last if tc.resume else None
 
-    splits = splits_for(cfg)
+    splits = splits or splits_for(cfg)
     source = resolve_model_name(mc.model_name)
     tokenizer = load_tokenizer(source)
     datasets = {split: to_dataset(tokenizer, reviews, mc.max_length, mc.truncation, mc.head_tokens)

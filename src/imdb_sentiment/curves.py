@@ -1,0 +1,234 @@
+"""`imdb-sentiment curves`: learning curves, i.e. test accuracy against the amount of labelled training data.
+
+What pretraining buys shows as sample efficiency: how few labelled reviews a model needs for a given accuracy.
+Each point draws a stratified subset of the training reviews (a different one per seed), holds out 10% of it (at
+least 50 reviews) for early stopping or choosing C, trains one model on the rest, and scores it on one fixed
+stratified test subset, the same for every point. The 25,000-review point is a full run: a finished one's test
+scores can stand in for it (`full_runs`).
+
+Small subsets need more passes, so every neural model follows one rule: at least `min_updates` optimizer updates
+(its full-data epoch count when that gives more), with its early-stopping patience scaled by the same factor.
+
+Points already in curves.json are skipped, so a sweep resumes where it stopped and can be split between
+sessions or machines (`only` picks the models a machine trains).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import runs
+from .compare import CONFIG_CLASSES, config_kind, train
+from .config import ConfigError, CurvesConfig, load_config
+from .data import Reviews, load_imdb, stratified_indices, stratified_sample, stratified_split
+from .evaluation import classification_metrics
+
+QUICK = {"sizes": [100, 200, 400], "seeds": 1, "test_size": 500, "min_updates": 30,
+         "output_dir": "runs/curves_quick", "runs_dir": "runs/curves_quick/runs"}
+QUICK_MODEL = {"transformer": {"model.max_length": 128, "train.precision": "auto"}, "bilstm": {}, "tfidf": {}}
+THRESHOLDS = (0.80, 0.85)
+
+
+def planned_points(c) -> list[tuple[str, int, int]]:
+    """(model, size, seed) for every point of the sweep: smallest sizes first, so a cut-short sweep has whole
+    curves at the sizes it reached."""
+    return [(Path(path).stem, size, seed) for size in sorted(c.sizes)
+            for seed in range(c.seeds if size <= c.multi_seed_max else 1) for path in c.configs]
+
+
+def point_splits(train: Reviews, test: Reviews, size: int, seed: int, c) -> dict[str, Reviews]:
+    pool = stratified_sample(train, size, seed)
+    held_out = max(c.val_fraction, c.min_val / len(pool))
+    if held_out > 0.5:
+        raise ConfigError(f"a subset of {len(pool)} reviews cannot hold out min_val={c.min_val} for validation "
+                          f"and still train on as many; use larger sizes or a smaller min_val")
+    rest, val = stratified_split(pool, held_out, seed)
+    return {"train": rest, "val": val, "test": test}
+
+
+def schedule(kind: str, cfg, train_reviews: int, min_updates: int) -> dict:
+    """Config overrides that give a neural model at least `min_updates` updates, patience scaled alike."""
+    if kind == "tfidf":
+        return {}
+    t = cfg.train
+    epochs = t.max_epochs if kind == "bilstm" else math.ceil(t.num_epochs)
+    per_update = t.batch_size * (t.gradient_accumulation_steps if kind == "transformer" else 1)
+    needed = max(epochs, math.ceil(min_updates / math.ceil(train_reviews / per_update)))
+    patience = max(t.patience, math.ceil(t.patience * needed / epochs))
+    if kind == "bilstm":
+        return {"train.max_epochs": needed, "train.patience": patience}
+    return {"train.num_epochs": float(max(t.num_epochs, needed)), "train.patience": patience, "train.save_steps": 0}
+
+
+def full_run_point(run_dir: str | Path, test: Reviews, subset: np.ndarray) -> dict:
+    """A finished full run's score on the test subset, from its saved scores of the whole test set."""
+    run_dir = Path(run_dir)
+    try:
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        probs = np.load(run_dir / runs.TEST_PROBABILITIES)
+    except (OSError, ValueError) as err:
+        raise runs.RunError(f"full run {run_dir}: cannot read its metrics.json and test scores ({err})") from err
+    # The scores carry no review ids: they must be of this test set, in this order, as the run's own accuracy shows.
+    if len(probs) != len(test) or classification_metrics(test.labels, probs)["accuracy"] != metrics["test_accuracy"]:
+        raise runs.RunError(f"full run {run_dir}: its test scores are not of these {len(test):,} test reviews")
+    return {"test_accuracy": classification_metrics(test.labels[subset], probs[subset])["accuracy"],
+            "train_seconds": metrics["train_seconds"], "trained_on": metrics["train_samples"],
+            "validated_on": len(test) // 10, "epochs": metrics["epochs"], "best_epoch": metrics["best_epoch"],
+            "val_accuracy": metrics["val_accuracy"], "hardware": metrics["hardware"], "date": metrics["date"],
+            "source": str(run_dir)}
+
+
+def trained_point(path: str, kind: str, splits: dict, size: int, seed: int, c) -> dict:
+    run_dir = Path(c.runs_dir) / f"{Path(path).stem}-n{size}-s{seed}"
+    overrides = {"train.output_dir": str(run_dir), "train.seed": seed, **(QUICK_MODEL[kind] if c.quick else {})}
+    cfg = load_config(CONFIG_CLASSES[kind], path, overrides)
+    cfg = load_config(CONFIG_CLASSES[kind], path, {**overrides, **schedule(kind, cfg, len(splits["train"]),
+                                                                           c.min_updates)})
+    if kind != "tfidf" and (run_dir / "run.json").exists() and not (run_dir / "metrics.json").exists():
+        cfg.train.resume = True  # an interrupted point continues from its last checkpoint
+    if not (run_dir / "metrics.json").exists():
+        train(kind, cfg, splits)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if not c.keep_runs:
+        shutil.rmtree(run_dir)
+    return {"test_accuracy": metrics["test_accuracy"], "train_seconds": metrics["train_seconds"],
+            "trained_on": len(splits["train"]), "validated_on": len(splits["val"]), "epochs": metrics["epochs"],
+            "best_epoch": metrics["best_epoch"], "val_accuracy": metrics["val_accuracy"],
+            "hardware": metrics["hardware"], "date": metrics["date"], "source": "trained"}
+
+
+def run_curves(cfg: CurvesConfig) -> Path:
+    c = cfg.curves
+    if c.quick:
+        for name, value in QUICK.items():
+            setattr(c, name, value)
+    kinds = {Path(path).stem: (path, config_kind(path)) for path in c.configs}
+    full_runs = dict(pair.split("=", 1) for pair in c.full_runs or [] if "=" in pair)
+    if len(full_runs) != len(c.full_runs or []) or set(map(_stem, full_runs)) - set(kinds):
+        raise ConfigError(f"full_runs must be CONFIG=DIR pairs naming listed configs, got {c.full_runs}")
+    full_runs = {_stem(k): v for k, v in full_runs.items()}
+    out = Path(c.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    points = read_points(out / "curves.json")
+    done = {_key(p) for p in points}
+    for other in c.merge or []:
+        new = [p for p in read_points(Path(other), must_exist=True) if _key(p) not in done]
+        points += new
+        done |= {_key(p) for p in new}
+
+    splits = load_imdb(c.data, allow_partial=True)
+    test = splits["test"]
+    subset = (np.arange(len(test)) if c.test_size >= len(test)
+              else stratified_indices(test.labels, c.test_size / len(test), c.test_seed)[1])
+    test_fingerprint = test.take(subset).fingerprint()
+    if any(p["test_fingerprint"] != test_fingerprint for p in points):
+        raise runs.RunError(f"{out / 'curves.json'} holds points scored on another test subset; use another "
+                            f"output_dir, or the same test_size and test_seed")
+    todo = [p for p in planned_points(c) if p not in done and (not c.only or p[0] in c.only)]
+    print(f"learning curves: {len(done)} points already in {out / 'curves.json'}, {len(todo)} to go")
+    for n, (model, size, seed) in enumerate(todo, 1):
+        path, kind = kinds[model]
+        print(f"[{n}/{len(todo)}] {model}: {size:,} reviews, seed {seed}")
+        if model in full_runs and size >= len(splits["train"]):
+            result = full_run_point(full_runs[model], test, subset)
+        else:
+            result = trained_point(path, kind, point_splits(splits["train"], test.take(subset), size, seed, c),
+                                   size, seed, c)
+        points.append({"model": model, "train_size": size, "seed": seed, **result, "test_n": len(subset),
+                       "test_fingerprint": test_fingerprint})
+        write_outputs(points, out)
+        print(f"    test accuracy {result['test_accuracy']:.4f} ({result['train_seconds']:.0f} s training)")
+    write_outputs(points, out)
+    print(f"learning curves: {out / 'curves.md'} and {out / 'curves.png'}")
+    return out
+
+
+def _stem(path: str) -> str:
+    return Path(path).stem
+
+
+def _key(point: dict) -> tuple[str, int, int]:
+    return point["model"], point["train_size"], point["seed"]
+
+
+def read_points(path: Path, must_exist: bool = False) -> list[dict]:
+    if not path.exists():
+        if must_exist:
+            raise runs.RunError(f"{path} not found")
+        return []
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise runs.RunError(f"{path} is not valid JSON ({err}); fix or delete it") from err
+
+
+def summarise(points: list[dict]) -> dict:
+    """{model: {size: (mean accuracy, standard deviation over seeds, seeds)}}."""
+    table: dict = {}
+    for p in points:
+        table.setdefault(p["model"], {}).setdefault(p["train_size"], []).append(p["test_accuracy"])
+    return {model: {size: (float(np.mean(a)), float(np.std(a, ddof=1)) if len(a) > 1 else 0.0, len(a))
+                    for size, a in sorted(sizes.items())} for model, sizes in table.items()}
+
+
+def smallest_size_reaching(curve: dict, threshold: float) -> int | None:
+    return next((size for size, (mean, _, _) in curve.items() if mean >= threshold), None)
+
+
+def table(points: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows): mean test accuracy per model and size (± standard deviation and subsets where more than
+    one), then the smallest size whose mean reaches each threshold."""
+    summary = summarise(points)
+    sizes = sorted({p["train_size"] for p in points})
+    header = ["model", *(f"{s:,}" for s in sizes), *(f"reaches {t:.0%} at" for t in THRESHOLDS)]
+    rows = []
+    for model, curve in summary.items():
+        cells = [(f"{curve[s][0]:.1%}" + (f" ± {curve[s][1]:.1%} ({curve[s][2]})" if curve[s][2] > 1 else "")
+                  if s in curve else "") for s in sizes]
+        reached = [f"{size:,}" if (size := smallest_size_reaching(curve, t)) else "not yet" for t in THRESHOLDS]
+        rows.append([model, *cells, *reached])
+    return header, rows
+
+
+def describe(points: list[dict]) -> str:
+    test_n = ", ".join(f"{n:,}" for n in sorted({p["test_n"] for p in points}))
+    return (f"Test accuracy by labelled training reviews (validation included), on one fixed stratified subset of "
+            f"{test_n} test reviews: mean ± standard deviation over subsets where more than one subset was drawn "
+            f"(their number in brackets). \"Reaches\" reads the mean.")
+
+
+def write_outputs(points: list[dict], out: Path) -> None:
+    from .report import _markdown
+
+    points = sorted(points, key=_key)
+    runs.write_json(out / "curves.json", points)
+    (out / "curves.md").write_text(_markdown([("p", describe(points)), ("table", *table(points))]))
+    plot(summarise(points), out / "curves.png")
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model, curve in summary.items():
+        sizes = list(curve)
+        mean = np.array([curve[s][0] for s in sizes])
+        sd = np.array([curve[s][1] for s in sizes])
+        ax.plot(sizes, mean, "-o", ms=3, label=model)
+        ax.fill_between(sizes, mean - sd, mean + sd, alpha=0.2)
+    for threshold in THRESHOLDS:
+        ax.axhline(threshold, color="grey", lw=0.5, ls=":")
+    ax.set(xscale="log", xlabel="labelled training reviews (validation included)", ylabel="test accuracy",
+           title="Learning curves (band: ± one standard deviation over subsets)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
