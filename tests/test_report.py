@@ -46,9 +46,13 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
     report = (out / "report.md").read_text()
     for heading in ("## Results", "## Are the differences real?", "## Where they differ", "## Most confident mistakes",
                     f"### {transformer_run.name} right, {bilstm_run.name} wrong", "tiny test runs",
-                    "## Learning curves", "| tfidf | 70.0% | 86.0% | 80 | 80 |", "curves/curves.png"):
+                    "## Learning curves", "| tfidf | 70.0% | 86.0% | 80 | 80 |", "curves/curves.png",
+                    "## Appendix: McNemar's test for every pair",
+                    "Learning curves: 85% test accuracy takes tfidf 80 labelled reviews. With 40 reviews, tfidf 70.0%."):
         assert heading in report
     assert "<table>" in (out / "report.html").read_text()
+    assert report.startswith("# IMDB sentiment: model comparison\n\n## Findings\n")
+    assert 3 <= len(metrics["findings"]) <= 8 and all(f in report for f in metrics["findings"])
 
 
 def test_runs_trained_or_tested_on_other_reviews_are_refused(bilstm_run, imdb_dir, tmp_path):
@@ -144,3 +148,47 @@ def test_a_quick_student_learns_from_the_quick_teacher(imdb_dir, tmp_path):
     metrics = json.loads((tmp_path / "quick" / "student" / "metrics.json").read_text())
     assert metrics["teacher"] == str(tmp_path / "quick" / "minilm_l6") and metrics["augmented_samples"] == 108
     assert (tmp_path / "quick" / "student" / "teacher_logits.npz").exists()
+
+
+def test_labels_of_close_points_do_not_overlap():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from imdb_sentiment.report import label_points
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    points = {f"bilstm-variant_{i}": (500 + i, 0.90 + 0.0002 * i) for i in range(6)} | {"minilm-l6": (25, 0.91)}
+    ax.scatter(*zip(*points.values()))
+    ax.set(xscale="log")
+    texts = label_points(ax, points)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in texts]
+    assert len(texts) == 7
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(fig)
+
+
+def test_findings_state_the_measured_numbers():
+    from imdb_sentiment.report import findings, rivals
+
+    models = {"minilm": {"kind": "transformer", "accuracy": 0.91, "throughput_reviews_per_s": 25.0, "params": 22_700_000},
+              "bilstm": {"kind": "bilstm", "accuracy": 0.90, "throughput_reviews_per_s": 500.0, "params": 2_270_000},
+              "nbsvm": {"kind": "tfidf", "accuracy": 0.912, "throughput_reviews_per_s": 900.0, "params": None}}
+    pairs = [{"a": "minilm", "b": "bilstm", "p_value": 0.001}, {"a": "minilm", "b": "nbsvm", "p_value": 0.6},
+             {"a": "bilstm", "b": "nbsvm", "p_value": 0.01}]
+    by_length = {"edges": [0, 100, 200, 900], "models": {"minilm": [0.95, 0.92, 0.88], "bilstm": [0.95, 0.90, 0.84],
+                                                         "nbsvm": [0.9, 0.9, 0.9]}}
+    probes = [{"model": "minilm", "capability": "negation", "failure_rate": 0.2},
+              {"model": "bilstm", "capability": "negation", "failure_rate": 0.7},
+              {"model": "minilm", "capability": "typos", "failure_rate": 0.05},
+              {"model": "bilstm", "capability": "typos", "failure_rate": 0.1}]
+    text = findings(models, pairs, by_length, probes=probes)
+    assert text[0] == ("nbsvm is the most accurate model (91.20% test accuracy); minilm is next at 91.00%, 0.20 points "
+                       "behind (McNemar p = 0.6, not significant at 0.05).")
+    assert "minilm (91.00%), is +1.00 points from the best BiLSTM, bilstm (90.00%; McNemar p = 0.001, significant" in text[1]
+    assert "bilstm labels 20.0x as many reviews per second as minilm (500 against 25) with 10% of its parameters" in text[2]
+    assert "largest on reviews of 200-900 words (+4.0 points) and smallest on 0-100 words (+0.0)" in text[3]
+    assert text[4] == "Behavioural tests: the widest gap is negation, where bilstm fails 70.0% of the cases and minilm 20.0%."
+    assert rivals(models, pairs)[0] == ["nbsvm", "91.20%", "(best)", "", "minilm: +0.20", "0.6"]

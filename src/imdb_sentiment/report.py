@@ -151,6 +151,83 @@ def confident_mistakes(scored: dict, name: str, n: int = 2) -> dict:
     return out
 
 
+def _significance(p_value: float) -> str:
+    return f"McNemar p {_p_value(p_value)}, {'significant' if p_value < 0.05 else 'not significant'} at 0.05"
+
+
+def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: list[dict] | None = None,
+             probes: list[dict] | None = None) -> list[str]:
+    """The report's conclusions as sentences, each built from the measured numbers it states."""
+    p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
+    ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
+    acc = {n: models[n]["accuracy"] for n in models}
+    out = []
+    if len(ranked) > 1:
+        best, second = ranked[:2]
+        out.append(f"{best} is the most accurate model ({acc[best]:.2%} test accuracy); {second} is next at "
+                   f"{acc[second]:.2%}, {100 * (acc[best] - acc[second]):.2f} points behind "
+                   f"({_significance(p_values[frozenset((best, second))])}).")
+    transformers = [n for n in ranked if models[n]["kind"] == "transformer"]
+    lstms = [n for n in ranked if models[n]["kind"] == "bilstm"]
+    if transformers and lstms:
+        t, b = transformers[0], lstms[0]
+        out.append(f"The best Transformer, {t} ({acc[t]:.2%}), is {100 * (acc[t] - acc[b]):+.2f} points from the best "
+                   f"BiLSTM, {b} ({acc[b]:.2%}; {_significance(p_values[frozenset((t, b))])}).")
+        speed = models[b]["throughput_reviews_per_s"] / models[t]["throughput_reviews_per_s"]
+        params = (f" with {models[b]['params'] / models[t]['params']:.0%} of its parameters"
+                  if models[b]["params"] and models[t]["params"] else "")
+        out.append(f"What the BiLSTM buys back: {b} labels {speed:.1f}x as many reviews per second as {t} "
+                   f"({models[b]['throughput_reviews_per_s']:,.0f} against {models[t]['throughput_reviews_per_s']:,.0f})"
+                   f"{params}.")
+        edges, lead = by_length["edges"], np.subtract(by_length["models"][t], by_length["models"][b])
+        wide, narrow = int(np.argmax(lead)), int(np.argmin(lead))
+        out.append(f"By review length, {t}'s lead over {b} is largest on reviews of {edges[wide]}-{edges[wide + 1]} "
+                   f"words ({100 * lead[wide]:+.1f} points) and smallest on {edges[narrow]}-{edges[narrow + 1]} words "
+                   f"({100 * lead[narrow]:+.1f}).")
+    if curve_points:
+        from .curves import smallest_size_reaching, summarise
+
+        curves = summarise(curve_points)
+        reach = {m: smallest_size_reaching(c, 0.85) for m, c in curves.items()}
+        reached = sorted((size, m) for m, size in reach.items() if size)
+        never = [m for m, size in reach.items() if not size]
+        smallest = min(min(c) for c in curves.values())
+        at_smallest = sorted(((c[smallest][0], m) for m, c in curves.items() if smallest in c), reverse=True)
+        out.append("Learning curves: 85% test accuracy takes " + "; ".join(f"{m} {size:,}" for size, m in reached)
+                   + " labelled reviews" + (f" ({', '.join(never)}: not within the sizes tried)" if never else "")
+                   + f". With {smallest:,} reviews, " + ", ".join(f"{m} {a:.1%}" for a, m in at_smallest) + ".")
+    if probes:
+        rates = {(p["model"], p["capability"]): p["failure_rate"] for p in probes}
+        probed_t = [n for n in transformers if any(m == n for m, _ in rates)]
+        probed_b = [n for n in lstms if any(m == n for m, _ in rates)]
+        if probed_t and probed_b:
+            t, b = probed_t[0], probed_b[0]
+            gaps = {c: rates[(b, c)] - rates[(t, c)] for m, c in rates if m == t and (b, c) in rates}
+            cap = max(gaps, key=gaps.get)
+            out.append(f"Behavioural tests: the widest gap is {cap}, where {b} fails {rates[(b, cap)]:.1%} of the "
+                       f"cases and {t} {rates[(t, cap)]:.1%}.")
+    return out
+
+
+def rivals(models: dict, pairs: list[dict]) -> list[list[str]]:
+    """Rows of each model against the best model and against its nearest rival in accuracy."""
+    p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
+    ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
+    rows = []
+    for name in ranked:
+        others = [n for n in ranked if n != name]
+        nearest = min(others, key=lambda n: abs(models[n]["accuracy"] - models[name]["accuracy"]))
+        cells = [name, f"{models[name]['accuracy']:.2%}"]
+        for other in (ranked[0] if name != ranked[0] else None, nearest):
+            if other is None:
+                cells += ["(best)", ""]
+                continue
+            diff = 100 * (models[name]["accuracy"] - models[other]["accuracy"])
+            cells += [f"{other}: {diff:+.2f}", _p_value(p_values[frozenset((name, other))]).removeprefix("= ")]
+        rows.append(cells)
+    return rows
+
+
 def pareto_front(models: dict) -> list[str]:
     """Models no other model beats on both accuracy and throughput."""
     return [n for n, m in models.items() if not any(
@@ -168,6 +245,24 @@ def paired_colours(names: list[str], palette: list) -> dict:
     pairs = len(palette) // 2
     return {n: palette[2 * (families.index(n.removesuffix("_head_tail")) % pairs) + (f"{n}_head_tail" in names)]
             for n in names}
+
+
+def label_points(ax, points: dict[str, tuple[float, float]], fontsize: int = 7) -> list:
+    """Label each point beside it, moving a label down past any label already placed that it would overlap
+    (models of similar speed and accuracy otherwise print over each other)."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed, texts = [], []
+    for name, (x, y) in sorted(points.items(), key=lambda item: -item[1][1]):
+        text = ax.annotate(name, (x, y), fontsize=fontsize, xytext=(4, 3), textcoords="offset points")
+        box = text.get_window_extent(renderer)
+        offset = 3
+        while any(box.overlaps(other) for other in placed):
+            offset -= box.height * 72 / ax.figure.dpi + 1  # one label height lower, in points
+            text.set_position((4, offset))
+            box = text.get_window_extent(renderer)
+        placed.append(box)
+        texts.append(text)
+    return texts
 
 
 def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> list[tuple[str, str]]:
@@ -215,11 +310,10 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
         on_front = name in front
         ax.scatter(m["throughput_reviews_per_s"], m["accuracy"], s=60 if on_front else 30,
                    marker="*" if on_front else "o")
-        ax.annotate(name, (m["throughput_reviews_per_s"], m["accuracy"]), fontsize=7, xytext=(4, 3),
-                    textcoords="offset points")
     ax.set(xscale="log", xlabel=f"reviews/s (batch {scored['batch_size']}, this machine)", ylabel="test accuracy",
            title="Accuracy against inference throughput (* = Pareto front)")
     fig.tight_layout()
+    label_points(ax, {n: (m["throughput_reviews_per_s"], m["accuracy"]) for n, m in models.items()})
     fig.savefig(out / "accuracy_vs_throughput.png", dpi=110)
     plots.append(("Accuracy against throughput", "accuracy_vs_throughput.png"))
 
@@ -251,7 +345,18 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
     plots = make_plots(scored, by_length, front, out)
     ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
 
-    blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison")]
+    curves_file, probes_file = out / "curves" / "curves.json", out / "probes" / "probes.json"
+    curve_points = None
+    if curves_file.exists():  # written by `imdb-sentiment curves` (configs/curves.toml) into this folder
+        from . import curves
+
+        curve_points = curves.read_points(curves_file)
+    probes = json.loads(probes_file.read_text()) if probes_file.exists() else None
+
+    found = findings(models, pairs, by_length, curve_points, probes)
+    blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison"), ("h2", "Findings")]
+    blocks.extend(("p", sentence) for sentence in found)
+    blocks.append(("h2", "How this was measured"))
     blocks.append(("p", f"Every model scored on the same {len(test):,} test reviews (the scores each run saved when "
                         f"its training ended). Speed timed for every model in one process on {scored['hardware']} "
                         f"({scored['date']}): throughput in reviews/s at batch {batch_size} over "
@@ -278,10 +383,11 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
     train_hardware = sorted({m["train_hardware"] for m in models.values() if m["train_hardware"]})
     blocks.append(("p", "Training hardware: " + "; ".join(train_hardware) + "."))
 
-    blocks.append(("h2", "Are the differences real? McNemar's test on the same reviews"))
-    blocks.append(("table", ["A", "B", "agree", "only A right", "only B right", "p-value", "test"],
-                   [[p["a"], p["b"], f"{p['agreement']:.1%}", f"{p['only_a_correct']:,}", f"{p['only_b_correct']:,}",
-                     _p_value(p["p_value"]).removeprefix("= "), p["method"]] for p in pairs]))
+    blocks.append(("h2", "Are the differences real? Each model against the best and its nearest rival"))
+    blocks.append(("p", "Accuracy differences in points, with McNemar's test on the same test reviews; every pair "
+                        "is in the appendix."))
+    blocks.append(("table", ["model", "accuracy", "vs the best", "p-value", "vs the nearest rival", "p-value"],
+                   rivals(models, pairs)))
 
     blocks.append(("h2", "Plots"))
     blocks.extend(("img", title, file) for title, file in plots)
@@ -291,15 +397,11 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
                                          enumerate(by_length["counts"])],
                    [[n] + [f"{a:.1%}" for a in accs] for n, accs in by_length["models"].items()]))
 
-    curves_file = out / "curves" / "curves.json"
-    if curves_file.exists():  # written by `imdb-sentiment curves` (configs/curves.toml) into this folder
-        from . import curves
-
-        points = curves.read_points(curves_file)
+    if curve_points:
         blocks.append(("h2", "Learning curves: accuracy against labelled training reviews"))
-        blocks.append(("p", curves.describe(points) + " From `imdb-sentiment curves`; every point in "
+        blocks.append(("p", curves.describe(curve_points) + " From `imdb-sentiment curves`; every point in "
                             "curves/curves.json."))
-        blocks.append(("table", *curves.table(points)))
+        blocks.append(("table", *curves.table(curve_points)))
         blocks.append(("img", "Learning curves", "curves/curves.png"))
 
     neural = [n for n in ranked if models[n]["kind"] == "transformer"]
@@ -320,8 +422,14 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
             for e in examples:
                 blocks.append(("quote", f"{kind[:-1]}, P(positive) {e['probability']:.3f}, {e['id']}: {e['excerpt']}"))
 
+    blocks.append(("h2", "Appendix: McNemar's test for every pair"))
+    blocks.append(("table", ["A", "B", "agree", "only A right", "only B right", "p-value", "test"],
+                   [[p["a"], p["b"], f"{p['agreement']:.1%}", f"{p['only_a_correct']:,}", f"{p['only_b_correct']:,}",
+                     _p_value(p["p_value"]).removeprefix("= "), p["method"]] for p in pairs]))
+
     summary = {n: {k: v for k, v in m.items() if k != "probs"} for n, m in models.items()}
-    runs.write_json(out / "metrics.json", {"models": summary, "pairs": pairs, "accuracy_by_length": by_length,
+    runs.write_json(out / "metrics.json", {"findings": found, "models": summary, "pairs": pairs,
+                                           "accuracy_by_length": by_length,
                                            "pareto_front": front, "test_reviews": len(test), "note": note,
                                            "hardware": scored["hardware"], "date": scored["date"]})
     (out / "report.md").write_text(_markdown(blocks))
