@@ -28,8 +28,12 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
     (tmp_path / "report" / "curves" / "curves.json").write_text(json.dumps([
         {"model": "tfidf", "train_size": n, "seed": 0, "test_accuracy": a, "test_n": 60}
         for n, a in ((40, 0.7), (80, 0.86))]))
+    other = tmp_path / "other.csv"
+    other.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in [
+        ("A great and moving film.", "pos"), ("Excellent acting.", "pos"), ("Superb.", "pos"),
+        ("Awful and dull.", "neg"), ("The worst plot.", "neg"), ("Boring; a waste.", "neg")]))
     out = build_report([str(bilstm_run), str(transformer_run), str(tfidf_run)], tmp_path / "report",
-                       latency_reviews=5, note="tiny test runs")
+                       latency_reviews=5, note="tiny test runs", extra_eval=[str(other)])
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["models"]) == {bilstm_run.name, transformer_run.name, tfidf_run.name}
     for name, m in metrics["models"].items():
@@ -47,12 +51,15 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
     for heading in ("## Results", "## Are the differences real?", "## Where they differ", "## Most confident mistakes",
                     f"### {transformer_run.name} right, {bilstm_run.name} wrong", "tiny test runs",
                     "## Learning curves", "| tfidf | 70.0% | 86.0% | 80 | 80 |", "curves/curves.png",
-                    "## Appendix: McNemar's test for every pair",
+                    "## Appendix: McNemar's test for every pair", "## Other data: what transfers",
+                    "| model | IMDB test | other.csv (6) |",
+                    f"On other data, {transformer_run.name}'s lead over {bilstm_run.name} is ",
                     "Learning curves: 85% test accuracy takes tfidf 80 labelled reviews. With 40 reviews, tfidf 70.0%."):
         assert heading in report
     assert "<table>" in (out / "report.html").read_text()
     assert report.startswith("# IMDB sentiment: model comparison\n\n## Findings\n")
     assert 3 <= len(metrics["findings"]) <= 8 and all(f in report for f in metrics["findings"])
+    assert {r["n"] for r in metrics["other_data"][str(other)].values()} == {6}
 
 
 def test_runs_trained_or_tested_on_other_reviews_are_refused(bilstm_run, imdb_dir, tmp_path):

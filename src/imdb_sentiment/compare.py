@@ -79,4 +79,4 @@ def build_report_for(run_dirs: list[str], c, note: str | None) -> Path:
 
     output_dir = c.quick_output_dir if c.quick else c.output_dir
     return build_report(run_dirs, output_dir, c.data, c.batch_size, c.latency_reviews, c.throughput_reviews, note,
-                        c.quantize)
+                        c.quantize, c.extra_eval)

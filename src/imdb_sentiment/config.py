@@ -264,6 +264,9 @@ class CompareArgs(Section):
     latency_reviews: int = arg(100, "of those, timed one at a time for latency percentiles", ge=1)
     quantize: str | None = arg(None, "score and time BiLSTM and Transformer runs with dynamic int8 weights",
                                choices=("int8",))
+    extra_eval: list[str] | None = arg(None, "other labelled sets every model is also scored on (a folder of pos/ "
+                                             "and neg/ .txt files, or a .csv / .jsonl with text and label columns): "
+                                             "the report's other-data table")
 
 
 @dataclass

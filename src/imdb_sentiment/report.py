@@ -155,8 +155,16 @@ def _significance(p_value: float) -> str:
     return f"McNemar p {_p_value(p_value)}, {'significant' if p_value < 0.05 else 'not significant'} at 0.05"
 
 
+def score_other_data(run_dirs: list[str], names: list[str], sets: list[str], quantize: str | None) -> dict:
+    """{set: {model: evaluate_labelled's result}} for each extra labelled set."""
+    from .predict import evaluate_labelled
+
+    return {str(d): {name: evaluate_labelled(run, d, quantize=quantize) for name, run in zip(names, run_dirs)}
+            for d in sets}
+
+
 def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: list[dict] | None = None,
-             probes: list[dict] | None = None) -> list[str]:
+             probes: list[dict] | None = None, other_data: dict | None = None) -> list[str]:
     """The report's conclusions as sentences, each built from the measured numbers it states."""
     p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
     ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
@@ -184,6 +192,12 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
         out.append(f"By review length, {t}'s lead over {b} is largest on reviews of {edges[wide]}-{edges[wide + 1]} "
                    f"words ({100 * lead[wide]:+.1f} points) and smallest on {edges[narrow]}-{edges[narrow + 1]} words "
                    f"({100 * lead[narrow]:+.1f}).")
+    if other_data and transformers and lstms:
+        t, b = transformers[0], lstms[0]
+        out.append(f"On other data, {t}'s lead over {b} is " + "; ".join(
+            f"{100 * (r[t]['accuracy'] - r[b]['accuracy']):+.2f} points on {Path(d).name} ({r[t]['accuracy']:.2%} "
+            f"against {r[b]['accuracy']:.2%})" for d, r in other_data.items())
+                   + f", against {100 * (acc[t] - acc[b]):+.2f} on IMDB's test set.")
     if curve_points:
         from .curves import smallest_size_reaching, summarise
 
@@ -334,7 +348,7 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
 
 def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None = None, batch_size: int = 64,
                  latency_reviews: int = 100, throughput_reviews: int = 2000, note: str | None = None,
-                 quantize: str | None = None) -> Path:
+                 quantize: str | None = None, extra_eval: list[str] | None = None) -> Path:
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
@@ -353,7 +367,8 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
         curve_points = curves.read_points(curves_file)
     probes = json.loads(probes_file.read_text()) if probes_file.exists() else None
 
-    found = findings(models, pairs, by_length, curve_points, probes)
+    other_data = score_other_data(run_dirs, list(models), extra_eval or [], quantize)
+    found = findings(models, pairs, by_length, curve_points, probes, other_data)
     blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison"), ("h2", "Findings")]
     blocks.extend(("p", sentence) for sentence in found)
     blocks.append(("h2", "How this was measured"))
@@ -397,6 +412,17 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
                                          enumerate(by_length["counts"])],
                    [[n] + [f"{a:.1%}" for a in accs] for n, accs in by_length["models"].items()]))
 
+    if other_data:
+        blocks.append(("h2", "Other data: what transfers"))
+        blocks.append(("p", "Accuracy (95% bootstrap interval) of every model on each other labelled set, "
+                            "IMDB's test set first; reviews that could not be read or scored are counted apart."))
+        sets = list(other_data)
+        blocks.append(("table", ["model", "IMDB test", *(f"{Path(d).name} ({next(iter(r.values()))['n']:,})"
+                                                         for d, r in other_data.items())],
+                       [[n, f"{models[n]['accuracy']:.2%}",
+                         *(f"{other_data[d][n]['accuracy']:.2%} ({other_data[d][n]['accuracy_ci95'][0]:.1%}-"
+                           f"{other_data[d][n]['accuracy_ci95'][1]:.1%})" for d in sets)] for n in ranked]))
+
     if curve_points:
         blocks.append(("h2", "Learning curves: accuracy against labelled training reviews"))
         blocks.append(("p", curves.describe(curve_points) + " From `imdb-sentiment curves`; every point in "
@@ -429,6 +455,7 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
 
     summary = {n: {k: v for k, v in m.items() if k != "probs"} for n, m in models.items()}
     runs.write_json(out / "metrics.json", {"findings": found, "models": summary, "pairs": pairs,
+                                           "other_data": other_data,
                                            "accuracy_by_length": by_length,
                                            "pareto_front": front, "test_reviews": len(test), "note": note,
                                            "hardware": scored["hardware"], "date": scored["date"]})
