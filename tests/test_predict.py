@@ -6,6 +6,7 @@ import pytest
 
 from imdb_sentiment.cli import main
 from imdb_sentiment.predict import Item, load_predictor, predict_items, read_items
+from imdb_sentiment.runs import RunError
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +174,32 @@ def test_evaluate_names_an_unknown_label_and_its_line(bilstm_run, tmp_path, caps
     (tmp_path / "bad.csv").write_text("text,label\ngood film,pos\nodd film,meh\n")
     assert main(["evaluate", str(bilstm_run), "--data", str(tmp_path / "bad.csv")]) == 2
     assert "bad.csv:3: label 'meh' in column 'label'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fixture", ["bilstm_run", "transformer_run"])
+def test_bf16_predictions_follow_the_float_model_and_are_never_the_runs_own(fixture, request, imdb_dir, capsys):
+    import torch
+
+    from imdb_sentiment.data import load_splits
+    from imdb_sentiment.predict import test_scores
+
+    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+        pytest.skip("this CPU has no native bf16")
+    run = request.getfixturevalue(fixture)
+    test = load_splits(str(imdb_dir), allow_partial=True)["test"]
+    full, bf16 = load_predictor(run), load_predictor(run, precision="bf16")
+    assert bf16.name == f"{full.name}-bf16" and bf16.changed and not full.changed
+    p_full = np.array([p.p_positive for p in full.predict(test.texts[:40])])
+    p_bf16 = np.array([p.p_positive for p in bf16.predict(test.texts[:40])])
+    assert not np.array_equal(p_full, p_bf16)  # the matrix multiplies really ran in bf16 ...
+    assert np.abs(p_full - p_bf16).mean() < 0.02  # ... and stay close to fp32's
+    saved = np.load(run / "test_probabilities.npy")
+    assert not np.array_equal(test_scores(bf16, test), saved)  # scored afresh, not read from the run
+    assert np.array_equal(np.load(run / "test_probabilities.npy"), saved)  # and the run's own left alone
+    assert main(["predict", "--run", str(run), "--precision", "bf16", "A great film."]) == 0
+    assert f"{full.name}-bf16: positive" in capsys.readouterr().out
+
+
+def test_int8_and_bf16_together_are_refused(bilstm_run):
+    with pytest.raises(RunError, match="choose one"):
+        load_predictor(bilstm_run, quantize="int8", precision="bf16")

@@ -106,3 +106,21 @@ def test_a_full_disk_gives_a_clear_error_and_no_partial_file(imdb_dir, tmp_path,
         train_bilstm(tiny_config(imdb_dir, tmp_path / "run", max_epochs=1))
     left = {p.name for p in (tmp_path / "run").iterdir()}
     assert "metrics.json" not in left and not any(name.endswith(".tmp") for name in left)
+
+
+def test_precision_bf16_trains_the_bilstm_under_autocast_or_is_refused(imdb_dir, tmp_path, monkeypatch):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU path")
+    if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+        run = train_bilstm(tiny_config(imdb_dir, tmp_path / "bf16", precision="bf16"))
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["precision"] == "bf16" and metrics["test_accuracy"] >= 0.8  # it still learns
+        _, _, cfg = load_bilstm_run(run)
+        assert cfg.train.precision == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    with pytest.raises(RunError, match="neither AVX-512 BF16 nor AMX"):
+        train_bilstm(tiny_config(imdb_dir, tmp_path / "refused", precision="bf16"))
+    assert not (tmp_path / "refused").exists()  # refused before any work

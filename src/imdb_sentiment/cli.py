@@ -55,13 +55,14 @@ def _evaluate(args) -> None:
     from .runs import BUILTIN, BUILTIN_DIR, write_json
 
     if args.data and is_labelled_set(args.data):
-        result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize)
+        result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize,
+                                   precision=args.precision)
     else:
-        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize)
+        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision)
         if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
             card = json.loads((BUILTIN_DIR / "card.json").read_text())
             result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
-        elif not args.quantize and not args.data:  # a quantized model's score is never stored as the run's
+        elif not args.quantize and args.precision == "fp32" and not args.data:  # int8 / bf16 scores are not the run's
             write_json(f"{args.run_dir}/eval_{args.split}.json", result)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -75,7 +76,7 @@ def _predict(args) -> int:
     from .predict import load_predictor, predict_items, read_items
     from .runs import BUILTIN
 
-    predictors = [load_predictor(run, args.batch_size, args.quantize) for run in args.runs or [BUILTIN]]
+    predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision) for run in args.runs or [BUILTIN]]
     try:
         items = read_items(args.texts, args.file, args.column)
     except FileNotFoundError as err:
@@ -114,7 +115,8 @@ def _probe(args) -> None:
     from .runs import write_json
 
     suite = build_suite(args.cases, args.seed)
-    rows = run_suite([load_predictor(run, quantize=args.quantize) for run in args.runs], suite)
+    rows = run_suite([load_predictor(run, quantize=args.quantize, precision=args.precision) for run in args.runs],
+                     suite)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "probes.json", rows)
@@ -131,7 +133,16 @@ def _serve(args) -> None:
 
     from .runs import BUILTIN
 
-    serve(args.runs or [BUILTIN], args.host, args.port, Limits(args.max_body_bytes, args.max_batch), args.quantize)
+    serve(args.runs or [BUILTIN], args.host, args.port, Limits(args.max_body_bytes, args.max_batch), args.quantize,
+          args.precision)
+
+
+def add_inference_flags(parser: argparse.ArgumentParser) -> None:
+    """--quantize and --precision: two ways to run BiLSTM and Transformer models faster on a CPU (docs/speed.md)."""
+    parser.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: BiLSTM and Transformer runs under bf16 autocast, on CPUs with AVX-512 BF16 or "
+                             "AMX (default: fp32)")
 
 
 def _download(args) -> None:
@@ -179,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--label_column", default="label", help="label column or field of a csv/jsonl set: "
                                                                   "pos/neg, positive/negative, 1/0, true/false")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    evaluate.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs (faster on a CPU; see docs/speed.md)")
+    add_inference_flags(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
     predict = commands.add_parser("predict", help="label reviews (default: the built-in model)")
@@ -189,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--column", default="text", help="column or field holding the review in csv/jsonl")
     predict.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     predict.add_argument("--batch_size", type=int, default=None)
-    predict.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs (faster on a CPU; see docs/speed.md)")
+    add_inference_flags(predict)
     predict.set_defaults(func=_predict)
 
     probe = commands.add_parser("probe", help="behavioural tests (negation, contrast, late verdict, names, typos, "
@@ -199,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seed", type=int, default=0, help="seed of the generated cases (default: 0)")
     probe.add_argument("--out", default="results/probes", help="folder for probes.json and probes.md "
                                                                "(default: results/probes)")
-    probe.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs")
+    add_inference_flags(probe)
     probe.set_defaults(func=_probe)
 
     web = commands.add_parser("serve", help="JSON API and a web page with the models side by side")
@@ -208,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--max_body_bytes", type=int, default=1_000_000)
     web.add_argument("--max_batch", type=int, default=32)
-    web.add_argument("--quantize", choices=("int8",), help="dynamic int8 weights for BiLSTM and Transformer runs (faster on a CPU; see docs/speed.md)")
+    add_inference_flags(web)
     web.set_defaults(func=_serve)
 
     download = commands.add_parser("download", help="fetch the official IMDB archive and verify its checksum")

@@ -151,6 +151,8 @@ class BiLSTMTrainArgs(Section):
     resume: bool = arg(False, RESUME)
     keep_checkpoints: bool = arg(False, KEEP)
     num_threads: int | None = arg(None, THREADS, ge=1)
+    precision: str = arg("fp32", "fp32, or bf16 autocast over fp32 weights (on a CPU only with AVX-512 BF16 or AMX)",
+                         choices=("fp32", "bf16"))
 
 
 @dataclass

@@ -268,6 +268,26 @@ def require_cpu_bf16() -> None:
                        "and slower than fp32; use --precision fp32")
 
 
+def mixed_precision(setting: str) -> str:
+    """accelerate's mixed-precision mode ("no", "bf16", "fp16") for a `precision` setting of auto, fp32, bf16 or
+    fp16, refusing one this machine cannot run: auto is bf16 (else fp16) on a GPU and fp32 on a CPU, where bf16's
+    gain depends on the CPU and is opt-in."""
+    if setting == "fp32":
+        return "no"
+    if not torch.cuda.is_available():
+        if setting == "bf16":
+            require_cpu_bf16()
+            return "bf16"
+        if setting == "fp16":
+            raise RunError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 or fp32")
+        return "no"
+    if setting in ("auto", "bf16") and torch.cuda.is_bf16_supported():
+        return "bf16"
+    if setting == "bf16":
+        raise RunError("--precision bf16: this GPU has no bf16 support; use fp16 or fp32")
+    return "fp16"
+
+
 def command_line() -> str:
     return shlex.join(["imdb-sentiment" if sys.argv[0].endswith("imdb-sentiment") else sys.argv[0], *sys.argv[1:]])
 

@@ -94,9 +94,10 @@ def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans
             for span, r in zip(spans, without)]
 
 
-def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str | None = None) -> FastAPI:
+def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str | None = None,
+               precision: str = "fp32") -> FastAPI:
     limits = limits or Limits()
-    predictors = [load_predictor(run, quantize=quantize) for run in run_dirs]
+    predictors = [load_predictor(run, quantize=quantize, precision=precision) for run in run_dirs]
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
     app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version="0.1.0")
 
@@ -133,7 +134,7 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
 
 
 def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
-          quantize: str | None = None) -> None:
+          quantize: str | None = None, precision: str = "fp32") -> None:
     import uvicorn
 
-    uvicorn.run(create_app(run_dirs, limits, quantize), host=host, port=port)
+    uvicorn.run(create_app(run_dirs, limits, quantize, precision), host=host, port=port)

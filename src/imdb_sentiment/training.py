@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def make_loader(dataset: EncodedReviews, args: BiLSTMArgs, batch_size: int, shuf
 
 
 def run_epoch(model, loader, accelerator: Accelerator, optimizer=None, max_grad_norm: float | None = None,
-              desc: str = "", distill_args: DistillArgs | None = None) -> tuple[float, float]:
+              desc: str = "", distill_args: DistillArgs | None = None, amp=nullcontext) -> tuple[float, float]:
     """One pass over `loader`; trains when given an optimizer. Returns (mean loss, accuracy on the labelled
     reviews)."""
     training = optimizer is not None
@@ -88,7 +89,8 @@ def run_epoch(model, loader, accelerator: Accelerator, optimizer=None, max_grad_
     bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=not accelerator.is_local_main_process)
     with torch.set_grad_enabled(training):
         for batch in bar:
-            logits = model(batch["input_ids"], batch["lengths"])
+            with amp():
+                logits = model(batch["input_ids"], batch["lengths"]).float()
             loss = loss_fn(logits, batch, distill_args)
             if training:
                 accelerator.backward(loss)
@@ -106,12 +108,13 @@ def run_epoch(model, loader, accelerator: Accelerator, optimizer=None, max_grad_
 
 
 @torch.no_grad()
-def predict_probs(model, loader, accelerator: Accelerator, desc: str = "predict") -> np.ndarray:
+def predict_probs(model, loader, accelerator: Accelerator, desc: str = "predict", amp=nullcontext) -> np.ndarray:
     """P(positive) per review, in the dataset's order whatever order the batches came in."""
     model.eval()
     probs, indices = [], []
     for batch in tqdm(loader, desc=desc, leave=False, disable=not accelerator.is_local_main_process):
-        p = torch.sigmoid(model(batch["input_ids"], batch["lengths"]))
+        with amp():
+            p = torch.sigmoid(model(batch["input_ids"], batch["lengths"]).float())
         p, index = accelerator.gather_for_metrics((p, batch["index"]))
         probs.append(p.float().cpu())
         indices.append(index.cpu())
@@ -126,7 +129,11 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str
     tc = cfg.train
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
+    # Autocast here rather than through Accelerator(mixed_precision=...): that setting is process-wide, and compare
+    # or curves train several models, of either precision, in one process.
     accelerator = Accelerator()
+    amp = partial(torch.autocast, accelerator.device.type, dtype=torch.bfloat16,
+                  enabled=runs.mixed_precision(tc.precision) == "bf16")
     set_seed(tc.seed)
     run_dir = Path(tc.output_dir)
     checkpoint = runs.latest_checkpoint(run_dir)
@@ -175,9 +182,9 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str
         train_loader.set_epoch(epoch - 1)
         start = time.perf_counter()
         train_loss, train_acc = run_epoch(model, train_loader, accelerator, optimizer, tc.max_grad_norm,
-                                          desc=f"epoch {epoch}/{tc.max_epochs}", distill_args=distill_args)
+                                          desc=f"epoch {epoch}/{tc.max_epochs}", distill_args=distill_args, amp=amp)
         seconds = time.perf_counter() - start
-        val_loss, val_acc = run_epoch(model, val_loader, accelerator, desc="validation")
+        val_loss, val_acc = run_epoch(model, val_loader, accelerator, desc="validation", amp=amp)
         state["train_seconds"] += seconds
         state["history"].append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
                                  "val_loss": val_loss, "val_accuracy": val_acc, "epoch_seconds": seconds})
@@ -198,13 +205,13 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str
 
     accelerator.wait_for_everyone()
     load_weights(accelerator.unwrap_model(model), run_dir / "model.safetensors")
-    test_probs = predict_probs(model, test_loader, accelerator, "test")
+    test_probs = predict_probs(model, test_loader, accelerator, "test", amp)
     test = classification_metrics(splits["test"].labels, test_probs)
     metrics = {
         "model": "bilstm", "variant": cfg.model.variant,
         "val_accuracy": state["best_val_accuracy"], **test_fields(test),
         "epochs": state["epoch"], "best_epoch": state["best_epoch"], "stopped_by": state["stopped_by"],
-        "train_seconds": round(state["train_seconds"], 1),
+        "precision": tc.precision, "train_seconds": round(state["train_seconds"], 1),
         "seconds_per_epoch": round(state["train_seconds"] / max(len(state["history"]), 1), 1),
         **count_parameters(accelerator.unwrap_model(model)),
         "glove_coverage": info["glove_coverage"], "train_samples": len(splits["train"]),

@@ -86,20 +86,10 @@ def make_collator(tokenizer, padding: str, max_length: int):
 
 def _mixed_precision(setting: str) -> dict:
     """TrainingArguments for `precision`: autocast in bf16 or fp16 over fp32 master weights, or plain fp32."""
-    if setting == "fp32":
+    mode = runs.mixed_precision(setting)
+    if mode == "no":
         return {}
-    if not torch.cuda.is_available():
-        if setting == "bf16":
-            runs.require_cpu_bf16()
-            return {"bf16": True, "use_cpu": True}
-        if setting == "fp16":
-            raise runs.RunError("--precision fp16 needs a CUDA GPU; on a CPU use bf16 or fp32")
-        return {}  # auto: fp32 on a CPU, where bf16's gain depends on the CPU and is opt-in
-    if setting in ("auto", "bf16") and torch.cuda.is_bf16_supported():
-        return {"bf16": True}
-    if setting == "bf16":
-        raise runs.RunError("--precision bf16: this GPU has no bf16 support; use fp16 or fp32")
-    return {"fp16": True}
+    return {mode: True, **({} if torch.cuda.is_available() else {"use_cpu": True})}
 
 
 def _probs(logits: np.ndarray) -> np.ndarray:
