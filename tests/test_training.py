@@ -124,3 +124,28 @@ def test_precision_bf16_trains_the_bilstm_under_autocast_or_is_refused(imdb_dir,
     with pytest.raises(RunError, match="neither AVX-512 BF16 nor AMX"):
         train_bilstm(tiny_config(imdb_dir, tmp_path / "refused", precision="bf16"))
     assert not (tmp_path / "refused").exists()  # refused before any work
+
+
+def test_weights_held_in_one_flat_buffer_are_saved_and_loaded(tmp_path):
+    """On CUDA, cuDNN keeps an LSTM's weights as views into one flat buffer; safetensors' save_model refuses those
+    (a BiLSTM trained on a GPU could not be saved). Simulated here on the CPU with views of one tensor."""
+    import torch
+    from safetensors.torch import save_model
+
+    from imdb_sentiment.config import BiLSTMArgs
+    from imdb_sentiment.training import build_model, load_weights, save_weights
+
+    args = BiLSTMArgs(embeddings="random", embedding_dim=8, hidden_size=4)
+    model = build_model(args, vocab_size=20)
+    params = list(model.encoder.lstm.parameters())
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        p.data = flat[offset:offset + p.numel()].view_as(p)
+        offset += p.numel()
+    with pytest.raises(RuntimeError):
+        save_model(model, str(tmp_path / "refused.safetensors"))
+    save_weights(model, tmp_path / "model.safetensors")
+    other = build_model(args, vocab_size=20)
+    load_weights(other, tmp_path / "model.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), other.state_dict().values()))
