@@ -167,13 +167,15 @@ def test_labels_of_close_points_do_not_overlap():
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     points = {f"bilstm-variant_{i}": (500 + i, 0.90 + 0.0002 * i) for i in range(6)} | {"minilm-l6": (25, 0.91)}
+    points["tfidf-nbsvm, the fastest"] = (2800, 0.912)
     ax.scatter(*zip(*points.values()))
     ax.set(xscale="log")
     texts = label_points(ax, points)
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in texts]
-    assert len(texts) == 7
+    assert len(texts) == 8
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(box.x1 <= ax.bbox.x1 for box in boxes)  # the rightmost point's label stays inside the axes
     plt.close(fig)
 
 

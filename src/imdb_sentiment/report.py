@@ -269,10 +269,16 @@ def label_points(ax, points: dict[str, tuple[float, float]], fontsize: int = 7) 
     for name, (x, y) in sorted(points.items(), key=lambda item: -item[1][1]):
         text = ax.annotate(name, (x, y), fontsize=fontsize, xytext=(4, 3), textcoords="offset points")
         box = text.get_window_extent(renderer)
+        side = 4
+        if box.x1 > ax.bbox.x1:  # past the right edge: label on the left of the point
+            side = -4
+            text.set_horizontalalignment("right")
+            text.set_position((side, 3))
+            box = text.get_window_extent(renderer)
         offset = 3
         while any(box.overlaps(other) for other in placed):
             offset -= box.height * 72 / ax.figure.dpi + 1  # one label height lower, in points
-            text.set_position((4, offset))
+            text.set_position((side, offset))
             box = text.get_window_extent(renderer)
         placed.append(box)
         texts.append(text)
