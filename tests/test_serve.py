@@ -181,3 +181,34 @@ def test_the_service_answers_every_request_its_schema_allows_without_a_server_er
 
         check()
     assert cases >= 25
+
+
+def test_concurrent_requests_are_labelled_in_shared_batches(bilstm_run, monkeypatch):
+    import asyncio
+
+    import httpx
+
+    from imdb_sentiment.predict import BiLSTMPredictor, load_predictor
+
+    texts = [f"A {'great' if i % 2 else 'dull'} film, number {i}." for i in range(16)]
+    expected = [p.p_positive for p in load_predictor(bilstm_run).predict(texts)]
+    batches = []
+    original = BiLSTMPredictor.predict
+
+    def counted(self, batch, progress=False):
+        batches.append(len(batch))
+        return original(self, batch, progress)
+
+    monkeypatch.setattr(BiLSTMPredictor, "predict", counted)
+    app = create_app([str(bilstm_run)], Limits(batch_wait_ms=50))
+
+    async def sixteen_clients():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/predict", json={"texts": [t]}) for t in texts))
+
+    responses = asyncio.run(sixteen_clients())
+    assert all(r.status_code == 200 for r in responses)
+    got = [r.json()["results"][0]["models"][0]["p_positive"] for r in responses]
+    assert got == pytest.approx(expected, abs=1e-6)  # each client gets its own review's answer
+    assert sum(batches) == 16 and len(batches) < 16  # in fewer model calls than requests

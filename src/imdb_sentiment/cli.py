@@ -133,8 +133,9 @@ def _serve(args) -> None:
 
     from .runs import BUILTIN
 
-    serve(args.runs or [BUILTIN], args.host, args.port, Limits(args.max_body_bytes, args.max_batch), args.quantize,
-          args.precision)
+    limits = Limits(args.max_body_bytes, args.max_batch, serve_batch=args.serve_batch,
+                    batch_wait_ms=args.batch_wait_ms)
+    serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision)
 
 
 def add_inference_flags(parser: argparse.ArgumentParser) -> None:
@@ -218,7 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine")
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--max_body_bytes", type=int, default=1_000_000)
-    web.add_argument("--max_batch", type=int, default=32)
+    web.add_argument("--max_batch", type=int, default=32, help="reviews in one request (default: 32)")
+    web.add_argument("--serve_batch", type=int, default=64,
+                     help="reviews of concurrent requests labelled together (default: 64; 1 turns batching off)")
+    web.add_argument("--batch_wait_ms", type=float, default=2.0,
+                     help="how long a model waits for more concurrent reviews before it runs (default: 2)")
     add_inference_flags(web)
     web.set_defaults(func=_serve)
 
