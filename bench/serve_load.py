@@ -75,7 +75,7 @@ async def load(url: str, texts: list[str], clients: int, seconds: float, pid: in
             "requests_per_s": round(len(latencies) / elapsed, 1), "latency_ms_p50": round(float(p50), 1),
             "latency_ms_p95": round(float(p95), 1), "latency_ms_p99": round(float(p99), 1),
             "rss_mb_first": round(memory[0], 1), "rss_mb_last": round(rss_mb(pid), 1),
-            "rss_mb_max": round(max(memory), 1)}
+            "rss_mb_max": round(max(memory), 1), "rss_mb_every_sample": [round(m, 1) for m in memory]}
 
 
 def main() -> None:
