@@ -52,7 +52,7 @@ def run_compare(cfg: CompareConfig) -> Path:
             overrides.update({"data.max_train_samples": QUICK_TRAIN, "data.max_eval_samples": QUICK_TEST,
                               "train.output_dir": str(Path(c.quick_runs_dir) / Path(path).stem), **QUICK[kind]})
         model_cfg = load_config(CONFIG_CLASSES[kind], path, overrides)
-        if c.quick and kind == "bilstm" and (model_cfg.distill.teacher or model_cfg.distill.logits_cache):
+        if c.quick and kind == "bilstm" and model_cfg.distill.enabled:
             # A quick student learns from the quick Transformer, trained on the same subset (listed before it).
             model_cfg.distill.teacher = str(Path(c.quick_runs_dir) / QUICK_TEACHER)
             model_cfg.distill.logits_cache = None

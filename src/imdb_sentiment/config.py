@@ -172,6 +172,11 @@ class DistillArgs(Section):
     augment_copies: int = arg(0, "augmented copies of each training review, labelled by the teacher only "
                                  "(masking and n-gram sampling; see imdb_sentiment.distill)", ge=0)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the student learns from a teacher: one named, or its cached logits."""
+        return bool(self.teacher or self.logits_cache)
+
 
 @dataclass
 class BiLSTMConfig:

@@ -125,7 +125,8 @@ def run_curves(cfg: CurvesConfig) -> Path:
     test = splits["test"]
     subset = (np.arange(len(test)) if c.test_size >= len(test)
               else stratified_indices(test.labels, c.test_size / len(test), c.test_seed)[1])
-    test_fingerprint = test.take(subset).fingerprint()
+    test_subset = test.take(subset)
+    test_fingerprint = test_subset.fingerprint()
     if any(p["test_fingerprint"] != test_fingerprint for p in points):
         raise runs.RunError(f"{out / 'curves.json'} holds points scored on another test subset; use another "
                             f"output_dir, or the same test_size and test_seed")
@@ -137,8 +138,8 @@ def run_curves(cfg: CurvesConfig) -> Path:
         if model in full_runs and size >= len(splits["train"]):
             result = full_run_point(full_runs[model], test, subset)
         else:
-            result = trained_point(path, kind, point_splits(splits["train"], test.take(subset), size, seed, c),
-                                   size, seed, c)
+            result = trained_point(path, kind, point_splits(splits["train"], test_subset, size, seed, c), size,
+                                   seed, c)
         points.append({"model": model, "train_size": size, "seed": seed, **result, "test_n": len(subset),
                        "test_fingerprint": test_fingerprint})
         write_outputs(points, out)

@@ -23,6 +23,14 @@ def classification_metrics(labels, probs, threshold: float = 0.5) -> dict:
     }
 
 
+def metrics_with_interval(labels, probs, seed: int = 0) -> dict:
+    """classification_metrics plus a 95% bootstrap interval of the accuracy (`accuracy_ci95`)."""
+    from .stats import bootstrap_interval
+
+    correct = (np.asarray(probs, dtype=float) >= 0.5) == np.asarray(labels).astype(bool)
+    return {**classification_metrics(labels, probs), "accuracy_ci95": list(bootstrap_interval(correct, seed=seed))}
+
+
 def test_fields(test: dict) -> dict:
     """classification_metrics of the test set under the names every run's metrics.json uses."""
     return {"test_accuracy": test["accuracy"], "test_f1": test["f1"], "test_precision": test["precision"],

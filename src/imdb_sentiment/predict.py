@@ -423,12 +423,9 @@ def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = No
 
 
 def scored_metrics(name: str, data: str, labels, p_positive, seed: int = 0) -> dict:
-    from .evaluation import classification_metrics
-    from .stats import bootstrap_interval
+    from .evaluation import metrics_with_interval
 
-    metrics = classification_metrics(labels, p_positive)
-    correct = (np.asarray(p_positive) >= 0.5) == np.asarray(labels, dtype=bool)
-    return {"run": name, "data": data, **metrics, "accuracy_ci95": list(bootstrap_interval(correct, seed=seed))}
+    return {"run": name, "data": data, **metrics_with_interval(labels, p_positive, seed)}
 
 
 def summary(result: dict) -> str:

@@ -16,9 +16,9 @@ import numpy as np
 
 from . import runs
 from .data import splits_for
-from .evaluation import classification_metrics
+from .evaluation import metrics_with_interval
 from .predict import load_predictor, test_scores
-from .stats import agreement, bootstrap_interval, mcnemar
+from .stats import agreement, mcnemar
 
 
 def _size_on_disk(run_dir: Path) -> int:
@@ -71,11 +71,9 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             predictor.predict([text])
             latencies.append(1000 * (time.perf_counter() - start))
         trained = json.loads((Path(run_dir) / "metrics.json").read_text())
-        metrics = classification_metrics(test.labels, probs)
-        low, high = bootstrap_interval((probs >= 0.5) == test.labels.astype(bool), seed=seed)
         models[predictor.name] = {
-            "kind": predictor.kind, "variant": trained.get("variant"), "run_dir": str(run_dir), **metrics,
-            "accuracy_ci95": [low, high], "params": trained.get("params"),
+            "kind": predictor.kind, "variant": trained.get("variant"), "run_dir": str(run_dir),
+            **metrics_with_interval(test.labels, probs, seed), "params": trained.get("params"),
             "trainable_params": trained.get("trainable_params"), "size_bytes": _size_on_disk(Path(run_dir)),
             "train_seconds": trained.get("train_seconds"), "train_hardware": trained.get("hardware"),
             "epochs": trained.get("epochs"), "throughput_reviews_per_s": len(speed_sample) / seconds,
@@ -101,9 +99,19 @@ def _p_value(p: float) -> str:
     return "< 1e-300" if p < 1e-300 else f"= {p:.2g}"
 
 
+def _p_values(pairs: list[dict]) -> dict:
+    """McNemar's p-value of each pair of models, looked up by the unordered pair."""
+    return {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
+
+
+def _ranked(models: dict) -> list[str]:
+    """Model names, most accurate first."""
+    return sorted(models, key=lambda n: -models[n]["accuracy"])
+
+
 def _versus_baseline(models: dict, pairs: list[dict], baseline: str, ranked: list[str]) -> str:
     """Which neural models beat the linear baseline, and whether McNemar's test says the difference is real."""
-    p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
+    p_values = _p_values(pairs)
     groups: dict[str, list[str]] = {"significantly better": [], "significantly worse": [], "no significant difference": []}
     for name in ranked:
         if models[name]["kind"] == "tfidf":
@@ -166,8 +174,7 @@ def score_other_data(run_dirs: list[str], names: list[str], sets: list[str], qua
 def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: list[dict] | None = None,
              probes: list[dict] | None = None, other_data: dict | None = None) -> list[str]:
     """The report's conclusions as sentences, each built from the measured numbers it states."""
-    p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
-    ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
+    p_values, ranked = _p_values(pairs), _ranked(models)
     acc = {n: models[n]["accuracy"] for n in models}
     out = []
     if len(ranked) > 1:
@@ -177,8 +184,8 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
                    f"({_significance(p_values[frozenset((best, second))])}).")
     transformers = [n for n in ranked if models[n]["kind"] == "transformer"]
     lstms = [n for n in ranked if models[n]["kind"] == "bilstm"]
-    if transformers and lstms:
-        t, b = transformers[0], lstms[0]
+    t, b = (transformers[0], lstms[0]) if transformers and lstms else (None, None)
+    if t:
         out.append(f"The best Transformer, {t} ({acc[t]:.2%}), is {100 * (acc[t] - acc[b]):+.2f} points from the best "
                    f"BiLSTM, {b} ({acc[b]:.2%}; {_significance(p_values[frozenset((t, b))])}).")
         speed = models[b]["throughput_reviews_per_s"] / models[t]["throughput_reviews_per_s"]
@@ -192,8 +199,7 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
         out.append(f"By review length, {t}'s lead over {b} is largest on reviews of {edges[wide]}-{edges[wide + 1]} "
                    f"words ({100 * lead[wide]:+.1f} points) and smallest on {edges[narrow]}-{edges[narrow + 1]} words "
                    f"({100 * lead[narrow]:+.1f}).")
-    if other_data and transformers and lstms:
-        t, b = transformers[0], lstms[0]
+    if other_data and t:
         out.append(f"On other data, {t}'s lead over {b} is " + "; ".join(
             f"{100 * (r[t]['accuracy'] - r[b]['accuracy']):+.2f} points on {Path(d).name} ({r[t]['accuracy']:.2%} "
             f"against {r[b]['accuracy']:.2%})" for d, r in other_data.items())
@@ -225,8 +231,7 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
 
 def rivals(models: dict, pairs: list[dict]) -> list[list[str]]:
     """Rows of each model against the best model and against its nearest rival in accuracy."""
-    p_values = {frozenset((p["a"], p["b"])): p["p_value"] for p in pairs}
-    ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
+    p_values, ranked = _p_values(pairs), _ranked(models)
     rows = []
     for name in ranked:
         others = [n for n in ranked if n != name]
@@ -363,7 +368,7 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
     by_length = accuracy_by_length(scored)
     front = pareto_front(models)
     plots = make_plots(scored, by_length, front, out)
-    ranked = sorted(models, key=lambda n: -models[n]["accuracy"])
+    ranked = _ranked(models)
 
     curves_file, probes_file = out / "curves" / "curves.json", out / "probes" / "probes.json"
     curve_points = None

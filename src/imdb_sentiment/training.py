@@ -155,7 +155,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str
         with runs.atomic_path(run_dir / "vocab.json") as tmp:
             vocab.save(tmp)
 
-    distill_args = cfg.distill if cfg.distill.teacher or cfg.distill.logits_cache else None
+    distill_args = cfg.distill if cfg.distill.enabled else None
     train_set, teacher = (distillation_set(cfg, splits["train"], vocab) if distill_args
                           else (encode(splits["train"], vocab, cfg.model), None))
     loaders = {
