@@ -73,7 +73,8 @@ class Predictor:
         if precision != "bf16" or self.kind == "tfidf":
             raise runs.RunError(f"{self.name}: --precision {precision} applies to BiLSTM and Transformer runs "
                                 f"(bf16 or fp32)")
-        runs.mixed_precision("bf16")  # refuses a CPU that would only emulate bf16
+        if next(self.model.parameters()).device.type == "cpu":
+            runs.require_cpu_bf16()  # refuses a CPU that would only emulate bf16
         self.precision = precision
         self.name += f"-{precision}"
 
@@ -363,6 +364,12 @@ def evaluate_labelled(run_dir: str | Path, path: str | Path, text_column: str = 
     be read or scored are counted and named, and the rest are scored."""
     items, labels = read_labelled(path, text_column, label_column)
     predictor = load_predictor(run_dir, quantize=quantize, precision=precision)
+    return score_labelled(predictor, items, labels, path, seed)
+
+
+def score_labelled(predictor: Predictor, items: list[Item], labels: list[int], path: str | Path,
+                   seed: int = 0) -> dict:
+    """evaluate_labelled's result for a loaded predictor and a set already read by `read_labelled`."""
     results = predictor.predict([item.text if item.error is None else None for item in items], progress=True)
     scored = [(label, r.p_positive) for item, label, r in zip(items, labels, results)
               if item.error is None and r.error is None]

@@ -164,11 +164,17 @@ def _significance(p_value: float) -> str:
 
 
 def score_other_data(run_dirs: list[str], names: list[str], sets: list[str], quantize: str | None) -> dict:
-    """{set: {model: evaluate_labelled's result}} for each extra labelled set."""
-    from .predict import evaluate_labelled
+    """{set: {model: evaluate_labelled's result}} for each extra labelled set; each set read and each model loaded
+    once."""
+    from .predict import read_labelled, score_labelled
 
-    return {str(d): {name: evaluate_labelled(run, d, quantize=quantize) for name, run in zip(names, run_dirs)}
-            for d in sets}
+    read = {str(d): read_labelled(d) for d in sets}
+    scores: dict = {d: {} for d in read}
+    for name, run in zip(names, run_dirs):
+        predictor = load_predictor(run, quantize=quantize)
+        for d, (items, labels) in read.items():
+            scores[d][name] = score_labelled(predictor, items, labels, d)
+    return scores
 
 
 def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: list[dict] | None = None,
