@@ -16,6 +16,12 @@ kernel as padded input, so an encoder can gain little there. On mixed lengths it
 backward zero-fills the whole precomputed input projection at every step (pytorch/pytorch#149194), so its cost
 grows with the square of the length.
 
+Against the hardware: the padded-exact training step's achieved GFLOP/s counts the LSTM's matrix multiplies
+(forward 2 directions x 2*4H*(E+H) per token; backward twice the forward), on the real tokens and on the padded
+positions the kernel actually runs, next to fp32 matmul peaks measured in the same run: a large square matmul (what
+the cores can do) and one of the recurrent step's own shape, (batch, H) x (H, 4H). --profile adds where a
+padded-exact step's time goes, by operator (torch.profiler).
+
 --raise_malloc_thresholds makes glibc keep freed blocks of up to 1 GB for reuse instead of returning every block
 over 32 MB to the kernel, which is what jemalloc or tcmalloc (PyTorch's CPU tuning guide) give. It shows how much
 of each path's time is the allocator's: the packed path, with its many per-step buffers, gains the most.
@@ -110,6 +116,63 @@ def time_modes(modes, batches, hidden_size: int, raise_malloc_thresholds: bool) 
     return seconds
 
 
+def lstm_step_flops(batches, embedding_dim: int, hidden_size: int, padded: bool) -> float:
+    """Matrix-multiply FLOPs of the BiLSTM's training steps on `batches`: input and recurrent projections of both
+    directions, forward once and backward twice (gradients of the inputs and of the weights)."""
+    tokens = sum(b["input_ids"].numel() if padded else int(b["lengths"].sum()) for b in batches)
+    per_token_forward = 2 * 2 * 4 * hidden_size * (embedding_dim + hidden_size)
+    return 3 * per_token_forward * tokens
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 2.0) -> float:
+    """fp32 GFLOP/s of repeated (m, k) x (k, n) products with torch's threads, after a warm-up."""
+    a, b, out = torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)
+    for _ in range(3):
+        torch.mm(a, b, out=out)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b, out=out)
+        count += 1
+    return 2 * m * k * n * count / (time.perf_counter() - start) / 1e9
+
+
+def profile_padded_exact(batches, hidden_size: int, steps: int = 5, top: int = 12) -> list[dict]:
+    """Self CPU time of a few padded-exact training steps by operator, largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(25_002, 50, hidden_size, dropout=0.5).train()
+    model.encoder.mode = "padded_exact"
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    time_step(model, optimizer, batches[0], train=True)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for batch in batches[:steps]:
+            time_step(model, optimizer, batch, train=True)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [{"op": e.key, "calls": e.count, "self_seconds": e.self_cpu_time_total / 1e6,
+             "share": e.self_cpu_time_total / total} for e in events[:top]]
+
+
+def print_against_hardware(batches, seconds, hidden_size: int, batch_size: int, results: dict) -> None:
+    """Achieved GFLOP/s of the padded-exact training step next to matmul peaks measured now; add to `results`."""
+    step_seconds = sum(seconds["padded_exact", True])
+    achieved = {kind: lstm_step_flops(batches, 50, hidden_size, padded=kind == "padded") / step_seconds / 1e9
+                for kind in ("real", "padded")}
+    peaks = {"square 2048": matmul_gflops(2048, 2048, 2048),
+             f"recurrent ({batch_size}, {hidden_size}) x ({hidden_size}, {4 * hidden_size})":
+                 matmul_gflops(batch_size, hidden_size, 4 * hidden_size)}
+    square = peaks["square 2048"]
+    print("
+against the hardware (fp32, torch's threads)")
+    print(f"padded-exact training step: {achieved['padded']:.1f} GFLOP/s run ({achieved['real']:.1f} on real tokens)")
+    for name, gflops in peaks.items():
+        print(f"matmul peak, {name}: {gflops:.1f} GFLOP/s; the step runs at {achieved['padded'] / gflops:.0%} of it")
+    results["against_hardware"] = {"padded_exact_train_gflops": achieved["padded"],
+                                   "padded_exact_train_gflops_real_tokens": achieved["real"],
+                                   "matmul_peak_gflops": peaks, "share_of_square_peak": achieved["padded"] / square}
+
+
 def in_fresh_process(function, *args):
     pool = multiprocessing.get_context("spawn").Pool(1)
     try:
@@ -154,6 +217,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--raise_malloc_thresholds", action="store_true",
                         help="let glibc reuse freed blocks of up to 1 GB (see above)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile a few padded-exact training steps by operator (see above)")
     parser.add_argument("--one_process", action="store_true",
                         help="time every path in this process, interleaved batch by batch (see above)")
     args = parser.parse_args()
@@ -194,6 +259,12 @@ def main() -> None:
                 "seconds_per_batch": total / len(batches), "reviews_per_second": reviews / total,
                 "speedup_vs_packed": packed / total}
     print_by_batch_kind(batches, seconds, results)
+    print_against_hardware(batches, seconds, args.hidden_size, args.batch_size, results)
+    if args.profile:
+        results["padded_exact_profile"] = in_fresh_process(profile_padded_exact, batches, args.hidden_size)
+        print("\nwhere a padded-exact training step's time goes (self CPU time, 5 steps)")
+        for row in results["padded_exact_profile"]:
+            print(f"{row['op']:<48}{row['calls']:>7}{row['self_seconds']:>9.2f} s{row['share']:>7.1%}")
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     results["peak_memory_mb"] = max(u.ru_maxrss for u in usage) // 1024  # of the largest process; Linux reports KB
     results["cpu_seconds"] = {"user": sum(u.ru_utime for u in usage), "system": sum(u.ru_stime for u in usage)}

@@ -45,6 +45,21 @@ def test_teacher_logits_follow_the_input_order(transformer_run):
     logits = distill.teacher_logits(transformer_run, texts, batch_size=2, progress=False)
     one_by_one = np.concatenate([distill.teacher_logits(transformer_run, [t], progress=False) for t in texts])
     assert logits.shape == (3, 2) and np.allclose(logits, one_by_one, atol=1e-4)
+    assert distill.teacher_logits(transformer_run, [], progress=False).shape == (0, 2)  # a student without copies
+
+
+def test_a_student_without_copies_gets_a_teacher_labelled_cache_and_a_bf16_one_is_kept_apart(
+        imdb_dir, transformer_run, tmp_path):
+    from conftest import bilstm_test_config
+    from imdb_sentiment.training import train_bilstm
+
+    cfg = bilstm_test_config(imdb_dir, tmp_path / "noaug", max_epochs=1)
+    cfg.distill.teacher = str(transformer_run)
+    assert json.loads((train_bilstm(cfg) / "metrics.json").read_text())["augmented_samples"] == 0
+    bf16 = bilstm_test_config(imdb_dir, tmp_path / "bf16", max_epochs=1)
+    bf16.distill.logits_cache, bf16.distill.teacher_precision = str(tmp_path / "noaug" / "teacher_logits.npz"), "bf16"
+    with pytest.raises(RunError, match="teacher_precision: cache 'fp32', now 'bf16'"):
+        train_bilstm(bf16)
 
 
 def test_a_student_learns_from_the_teachers_cached_logits(imdb_dir, transformer_run, tmp_path):

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import bilstm_test_config
-from imdb_sentiment.compare import run_compare
+from imdb_sentiment.compare import QUICK, run_compare
 from imdb_sentiment.config import CompareConfig, load_config
 from imdb_sentiment.report import build_report, paired_colours, pareto_front, score_runs
 from imdb_sentiment.runs import TEST_PROBABILITIES, RunError
@@ -57,7 +58,7 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
                     "Learning curves: 85% test accuracy takes tfidf 80 labelled reviews. With 40 reviews, tfidf 70.0%."):
         assert heading in report
     assert "<table>" in (out / "report.html").read_text()
-    assert report.startswith("# IMDB sentiment: model comparison\n\n## Findings\n")
+    assert report.startswith("# IMDB sentiment: model comparison\n\n**tiny test runs**\n\n## Findings\n")
     assert 3 <= len(metrics["findings"]) <= 8 and all(f in report for f in metrics["findings"])
     assert {r["n"] for r in metrics["other_data"][str(other)].values()} == {6}
 
@@ -85,7 +86,7 @@ def test_paired_colours_give_a_variant_and_its_head_tail_twin_one_hue():
     assert colours == {"bilstm-glove_head_tail": "glove dark", "bilstm-glove": "glove light", "minilm-l6": "minilm dark"}
 
 
-def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path):
+def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path, capsys):
     bilstm = tmp_path / "bilstm_tiny.toml"
     bilstm.write_text(f"# imdb-sentiment train bilstm --config {bilstm}\n[data]\nallow_partial_dataset = true\n"
                       "[model]\nembeddings = \"random\"\nembedding_dim = 8\nhidden_size = 8\n"
@@ -96,10 +97,19 @@ def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path):
     cfg = load_config(CompareConfig, overrides={
         "compare.configs": [str(bilstm), str(tfidf)], "compare.data": str(imdb_dir), "compare.quick": True,
         "compare.quick_runs_dir": str(tmp_path / "quick"), "compare.quick_output_dir": str(tmp_path / "report"),
-        "compare.latency_reviews": 3})
+        "compare.latency_reviews": 3, "compare.full_results": [str(tmp_path / "full.json")]})
+    # a full report that knows the TF-IDF model by its full run's folder name (the config's own output_dir)
+    (tmp_path / "full.json").write_text(json.dumps({"models": {"unused": {"accuracy": 0.9}}}))
     out = run_compare(cfg)
-    assert (tmp_path / "quick" / "bilstm_tiny" / "metrics.json").exists()
-    assert json.loads((tmp_path / "quick" / "bilstm_tiny" / "metrics.json").read_text())["epochs"] == 2
+    printed = capsys.readouterr().out
+    assert re.search(r"^\[0:00\] comparing 2 models, quick", printed, re.M)
+    assert re.search(r"^\[\d+:\d\d\] model 2 of 2: tfidf_tiny \(tfidf\) training into ", printed, re.M)
+    assert re.search(r"\| bilstm_tiny \| bilstm \| [\d.]+% \| 90.00% \|", (out / "report.md").read_text())
+    assert json.loads((out / "metrics.json").read_text())["full_run_accuracy"] == {"bilstm_tiny": 0.9,
+                                                                                   "tfidf_tiny": None}
+    trained = json.loads((tmp_path / "quick" / "bilstm_tiny" / "run.json").read_text())["config"]
+    assert trained["model"]["hidden_size"] == QUICK["bilstm"]["model.hidden_size"] != 8  # quick settings win
+    assert trained["train"]["max_epochs"] == QUICK["bilstm"]["train.max_epochs"]
     assert "subset of 108 training reviews with small settings and scored on 120 test reviews" in \
         (out / "report.md").read_text()
 
@@ -154,7 +164,7 @@ def test_a_quick_student_learns_from_the_quick_teacher(imdb_dir, tmp_path):
     run_compare(cfg)
     metrics = json.loads((tmp_path / "quick" / "student" / "metrics.json").read_text())
     assert metrics["teacher"] == str(tmp_path / "quick" / "minilm_l6") and metrics["augmented_samples"] == 108
-    assert (tmp_path / "quick" / "student" / "teacher_logits.npz").exists()
+    assert (tmp_path / "quick" / "teacher_logits.npz").exists()  # one cache, shared by quick students
 
 
 def test_labels_of_close_points_do_not_overlap():
@@ -201,3 +211,21 @@ def test_findings_state_the_measured_numbers():
     assert "largest on reviews of 200-900 words (+4.0 points) and smallest on 0-100 words (+0.0)" in text[3]
     assert text[4] == "Behavioural tests: the widest gap is negation, where bilstm fails 70.0% of the cases and minilm 20.0%."
     assert rivals(models, pairs)[0] == ["nbsvm", "91.20%", "(best)", "", "minilm: +0.20", "0.6"]
+
+
+def test_a_small_run_names_the_pairs_it_orders_unlike_the_full_runs():
+    from imdb_sentiment.report import versus_full_runs
+
+    models = {"nbsvm": {"accuracy": 0.88}, "glove": {"accuracy": 0.82}, "minilm": {"accuracy": 0.80},
+              "scratch": {"accuracy": 0.70}, "student": {"accuracy": 0.60}}
+    pairs = [{"a": a, "b": b, "p_value": 0.01} for a in models for b in models if a < b]
+    full = {"nbsvm": 0.912, "glove": 0.90, "minilm": 0.913, "scratch": 0.888}  # no full run of the student
+    text = versus_full_runs(models, pairs, full)
+    assert text.startswith("Small data orders 2 of the 6 pairs of models unlike the full runs: ")
+    # the pair furthest apart in the full runs comes first
+    assert text.index("glove above minilm here (82.0% against 80.0%, McNemar p = 0.01, significant at 0.05) but "
+                      "below it in the full runs (90.00% against 91.30%)") < text.index("nbsvm above minilm")
+    assert "student" not in text
+    assert versus_full_runs(models, pairs, {"nbsvm": 0.9, "scratch": 0.8}) == \
+        "The 2 models with full runs rank here in the order of their full runs."
+    assert "1 more in the table's full-run column" in versus_full_runs(models, pairs, full, shown=1)

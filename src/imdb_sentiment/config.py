@@ -169,6 +169,8 @@ class DistillArgs(Section):
     loss: str = arg("mse", "mse between student and teacher logits (Tang et al.), or kl between their "
                            "temperature-softened probabilities", choices=("mse", "kl"))
     temperature: float = arg(1.0, "softening temperature of the kl loss", gt=0)
+    teacher_precision: str = arg("fp32", "precision the teacher labels in: fp32, or bf16 autocast (faster on CPUs "
+                                         "with native bf16; quick runs use it there)", choices=("fp32", "bf16"))
     augment_copies: int = arg(0, "augmented copies of each training review, labelled by the teacher only "
                                  "(masking and n-gram sampling; see imdb_sentiment.distill)", ge=0)
 
@@ -259,12 +261,15 @@ class CompareArgs(Section):
         "configs/bilstm_glove.toml", "configs/bilstm_glove_head_tail.toml",
         "configs/bilstm_glove_frozen.toml", "configs/bilstm_glove_frozen_head_tail.toml",
         "configs/bilstm_naive.toml", "configs/bilstm_naive_head_tail.toml",
-        "configs/minilm_l6.toml", "configs/bilstm_distilled_noaug.toml", "configs/bilstm_distilled.toml"])
+        "configs/minilm_l6.toml", "configs/bilstm_distilled.toml", "configs/bilstm_distilled_noaug.toml"])
     data: str | None = arg(None, "aclImdb folder or tarball (default: each config's own, then $IMDB_SENTIMENT_DATA)")
     output_dir: str = arg("results", "where report.md, report.html, metrics.json and the plots go")
     quick: bool = arg(False, "retrain everything on a subset with small settings, into quick_runs_dir")
     quick_runs_dir: str = arg("runs/quick", "run directories of --quick")
     quick_output_dir: str = arg("runs/quick/report", "report of --quick")
+    full_results: list[str] = arg(help="full reports' metrics.json files whose accuracies a --quick report shows "
+                                       "beside its own (a model's first listing wins)",
+                                  factory=lambda: ["results/metrics.json", "results/distill/metrics.json"])
     train_missing: bool = arg(True, "train a listed model whose run is missing (resuming an interrupted one)")
     batch_size: int = arg(64, "batch size for the throughput measurement", ge=1)
     throughput_reviews: int = arg(2000, "random test reviews timed in batches for throughput", ge=1)

@@ -80,13 +80,18 @@ def weights_fingerprint(run_dir: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
+def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, progress: bool = True,
+                   precision: str = "fp32") -> np.ndarray:
     """(N, 2) logits of a Transformer run, computed in length-sorted batches (little padding), in `texts`' order."""
     from .predict import TransformerPredictor
 
+    if not texts:  # a student without augmented copies; tokenizers fail on an empty batch
+        return np.empty((0, 2), dtype=np.float32)
     teacher = TransformerPredictor(run_dir, batch_size)
+    teacher.use_precision(precision)
     ids, _ = teacher._encode(texts)
-    return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)
+    with teacher.autocast():
+        return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)
 
 
 def soft_targets(logits: np.ndarray) -> np.ndarray:
@@ -95,15 +100,16 @@ def soft_targets(logits: np.ndarray) -> np.ndarray:
 
 
 def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: str, max_length: int,
-               truncation: str) -> dict:
+               truncation: str, precision: str) -> dict:
     """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`;
-    `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`."""
+    `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`; `precision` is the
+    teacher's."""
     return {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
-            "augmentation": vars(aug), "student_window": [max_length, truncation]}
+            "augmentation": vars(aug), "student_window": [max_length, truncation], "teacher_precision": precision}
 
 
 def build_cache(path: str | Path, teacher: str | Path, train: Reviews, aug: Augmentation, max_length: int,
-                truncation: str, batch_size: int = 64) -> dict[str, np.ndarray]:
+                truncation: str, batch_size: int = 64, precision: str = "fp32") -> dict[str, np.ndarray]:
     """Run the teacher once over the training reviews and their augmented copies, and cache its logits."""
     from .transformer import load_tokenizer
 
@@ -114,10 +120,10 @@ def build_cache(path: str | Path, teacher: str | Path, train: Reviews, aug: Augm
     unk = load_tokenizer(teacher).unk_token
     copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
     start = time.perf_counter()
-    logits = {"train": teacher_logits(teacher, train.texts, batch_size),
-              "augmented": teacher_logits(teacher, [" ".join(c) for c in copies], batch_size)}
+    logits = {"train": teacher_logits(teacher, train.texts, batch_size, precision=precision),
+              "augmented": teacher_logits(teacher, [" ".join(c) for c in copies], batch_size, precision=precision)}
     info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher),
-            **cache_info(train, aug, copies, unk, max_length, truncation),
+            **cache_info(train, aug, copies, unk, max_length, truncation, precision),
             "seconds": round(time.perf_counter() - start, 1),
             "hardware": runs.hardware(), "command": runs.command_line(), "date": runs.today()}
     write_cache(path, logits, info)
@@ -125,7 +131,8 @@ def build_cache(path: str | Path, teacher: str | Path, train: Reviews, aug: Augm
 
 
 def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copies: int, seed: int,
-                    max_length: int, truncation: str) -> tuple[np.ndarray, list[list[str]], dict]:
+                    max_length: int, truncation: str, precision: str = "fp32"
+                    ) -> tuple[np.ndarray, list[list[str]], dict]:
     """(teacher margins for the training reviews then `copies` copies of each, the copies' tokens, what the cache
     says of itself), from `cache`, computed first with `teacher` if the cache does not exist.
 
@@ -137,7 +144,8 @@ def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copi
         if not teacher:
             raise runs.RunError(f"no teacher logits at {cache}: give [distill] teacher (a Transformer run) to "
                                 f"compute them, or logits_cache the path of a cache")
-        build_cache(cache, teacher, train, Augmentation(copies=copies, seed=seed), max_length, truncation)
+        build_cache(cache, teacher, train, Augmentation(copies=copies, seed=seed), max_length, truncation,
+                    precision=precision)
     with np.load(cache) as f:
         info = json.loads(str(f["info"]))
     cached_copies = info["augmentation"]["copies"]
@@ -146,7 +154,7 @@ def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copi
                             f"asked for; delete it (or name another logits_cache) to recompute")
     cached_aug = Augmentation(copies=cached_copies, seed=seed)
     all_copies = augmented_copies(train.texts, cached_aug, max_length, truncation, UNK)
-    expected = cache_info(train, cached_aug, all_copies, UNK, max_length, truncation)
+    expected = cache_info(train, cached_aug, all_copies, UNK, max_length, truncation, precision)
     if teacher and (Path(teacher) / "model.safetensors").exists():
         expected["teacher_weights"] = weights_fingerprint(teacher)
     logits = load_cache(cache, expected)
@@ -166,6 +174,7 @@ def load_cache(path: str | Path, expected: dict) -> dict[str, np.ndarray]:
     """The cached logits, after checking that every field of `expected` matches what the cache was made from."""
     with np.load(Path(path)) as cache:
         info = json.loads(str(cache["info"]))
+        info.setdefault("teacher_precision", "fp32")  # caches from before the setting existed
         mismatched = [f"{key}: cache {info.get(key)!r}, now {value!r}" for key, value in expected.items()
                       if info.get(key) != value]
         if mismatched:

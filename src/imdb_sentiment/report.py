@@ -235,6 +235,26 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
     return out
 
 
+def versus_full_runs(models: dict, pairs: list[dict], full_accuracy: dict[str, float], shown: int = 6) -> str:
+    """Where a small-data comparison orders two models unlike their full runs, in words: the pairs most apart in
+    the full runs first, each with McNemar's verdict on the small run's difference."""
+    p_values = _p_values(pairs)
+    known = [n for n in _ranked(models) if full_accuracy.get(n) is not None]
+    acc = {n: models[n]["accuracy"] for n in known}
+    flipped = sorted(((a, b) for a, b in itertools.combinations(known, 2)
+                      if acc[a] > acc[b] and full_accuracy[a] < full_accuracy[b]),
+                     key=lambda ab: full_accuracy[ab[1]] - full_accuracy[ab[0]], reverse=True)
+    pair_count = len(known) * (len(known) - 1) // 2
+    if not flipped:
+        return f"The {len(known)} models with full runs rank here in the order of their full runs."
+    listed = "; ".join(f"{a} above {b} here ({acc[a]:.1%} against {acc[b]:.1%}, "
+                       f"{_significance(p_values[frozenset((a, b))])}) but below it in the full runs "
+                       f"({full_accuracy[a]:.2%} against {full_accuracy[b]:.2%})" for a, b in flipped[:shown])
+    more = f"; {len(flipped) - shown} more in the table's full-run column" if len(flipped) > shown else ""
+    return (f"Small data orders {len(flipped)} of the {pair_count} pairs of models unlike the full runs: "
+            f"{listed}{more}.")
+
+
 def rivals(models: dict, pairs: list[dict]) -> list[list[str]]:
     """Rows of each model against the best model and against its nearest rival in accuracy."""
     p_values, ranked = _p_values(pairs), _ranked(models)
@@ -365,7 +385,10 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
 
 def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None = None, batch_size: int = 64,
                  latency_reviews: int = 100, throughput_reviews: int = 2000, note: str | None = None,
-                 quantize: str | None = None, extra_eval: list[str] | None = None) -> Path:
+                 quantize: str | None = None, extra_eval: list[str] | None = None,
+                 full_accuracy: dict[str, float] | None = None) -> Path:
+    """Score `run_dirs` and write the report into `output_dir`. `note` (a quick run's caveat) opens the report;
+    `full_accuracy` ({model: test accuracy of its full run}) puts a small-data run beside the full results."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
@@ -386,7 +409,13 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
 
     other_data = score_other_data(run_dirs, list(models), extra_eval or [], quantize)
     found = findings(models, pairs, by_length, curve_points, probes, other_data)
-    blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison"), ("h2", "Findings")]
+    blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison")]
+    if note:
+        train_n = json.loads((Path(run_dirs[0]) / "metrics.json").read_text()).get("train_samples")
+        blocks.append(("p", "**" + note.format(train=train_n, test=len(test)) + "**"))
+    if full_accuracy:
+        blocks.append(("p", versus_full_runs(models, pairs, full_accuracy)))
+    blocks.append(("h2", "Findings"))
     blocks.extend(("p", sentence) for sentence in found)
     blocks.append(("h2", "How this was measured"))
     blocks.append(("p", f"Every model scored on the same {len(test):,} test reviews (the scores each run saved when "
@@ -394,9 +423,6 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
                         f"({scored['date']}): throughput in reviews/s at batch {batch_size} over "
                         f"{scored['throughput_reviews']:,} random test reviews; latency one review at a time, "
                         f"{scored['latency_reviews']} reviews. Training time and hardware come from each run."))
-    if note:
-        train_n = json.loads((Path(run_dirs[0]) / "metrics.json").read_text()).get("train_samples")
-        blocks.append(("p", "**" + note.format(train=train_n, test=len(test)) + "**"))
     rows = [[n, models[n]["kind"], f"{models[n]['accuracy']:.2%}",
              f"{models[n]['accuracy_ci95'][0]:.2%}-{models[n]['accuracy_ci95'][1]:.2%}",
              f"{models[n]['precision']:.3f}", f"{models[n]['recall']:.3f}", f"{models[n]['f1']:.3f}",
@@ -405,9 +431,14 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
              f"{models[n]['train_seconds']:,.0f} s" if models[n]["train_seconds"] is not None else "-",
              f"{models[n]['throughput_reviews_per_s']:,.0f}",
              f"{models[n]['latency_ms_p50']:.1f} / {models[n]['latency_ms_p95']:.1f}"] for n in ranked]
+    header = ["model", "kind", "accuracy", "95% CI (bootstrap)", "precision", "recall", "F1", "ROC-AUC", "params",
+              "on disk", "train time", "reviews/s", "latency p50/p95 ms"]
+    if full_accuracy:
+        header.insert(3, "full run")
+        for n, row in zip(ranked, rows):
+            row.insert(3, f"{full_accuracy[n]:.2%}" if full_accuracy.get(n) is not None else "-")
     blocks.append(("h2", "Results"))
-    blocks.append(("table", ["model", "kind", "accuracy", "95% CI (bootstrap)", "precision", "recall", "F1",
-                             "ROC-AUC", "params", "on disk", "train time", "reviews/s", "latency p50/p95 ms"], rows))
+    blocks.append(("table", header, rows))
     baseline = next((n for n in ranked if models[n]["kind"] == "tfidf"), None)
     if baseline:
         blocks.append(("p", _versus_baseline(models, pairs, baseline, ranked)))
@@ -475,6 +506,7 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
                                            "other_data": other_data,
                                            "accuracy_by_length": by_length,
                                            "pareto_front": front, "test_reviews": len(test), "note": note,
+                                           "full_run_accuracy": full_accuracy,
                                            "hardware": scored["hardware"], "date": scored["date"]})
     (out / "report.md").write_text(_markdown(blocks))
     (out / "report.html").write_text(_html(blocks))

@@ -261,9 +261,13 @@ def hardware() -> str:
     return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}"
 
 
-def require_cpu_bf16() -> None:
+def cpu_has_bf16() -> bool:
     """bf16 on a CPU pays off only with native bf16 instructions (AVX-512 BF16 or AMX); elsewhere it is emulated."""
-    if not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def require_cpu_bf16() -> None:
+    if not cpu_has_bf16():
         raise RunError("--precision bf16: this CPU has neither AVX-512 BF16 nor AMX, so bf16 would be emulated "
                        "and slower than fp32; use --precision fp32")
 
