@@ -6,7 +6,8 @@ bilstm_speed.py's 50 batches.
 Each run is `imdb-sentiment train bilstm --config configs/bilstm_glove_head_tail.toml --max_epochs 1` with one
 encoder, in its own process, with the same seed and so the same batches. "tuned" runs the process with
 GLIBC_TUNABLES raising glibc's mmap and trim thresholds to 1 GB (what jemalloc or tcmalloc give): freed blocks are
-reused instead of returned to the kernel and faulted back in as zeroed pages. The training epoch's seconds come from
+reused instead of returned to the kernel and faulted back in as zeroed pages; "jemalloc" and "tcmalloc" preload those
+allocators (bench/allocators.py, which times any command under each). The training epoch's seconds come from
 the run's history.json (validation and the final test pass are not in them); peak memory and CPU time from the
 operating system, for the whole process. Any other flag goes to `train bilstm`: `--max_train_samples 500` makes a
 quick check, `--bucket_batches 0` times shuffled batches instead of length-bucketed ones. Needs IMDB_SENTIMENT_DATA
@@ -17,15 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from imdb_sentiment.runs import today
+from allocators import allocator_env, run_measured  # bench/allocators.py, beside this script
 
-TUNED_MALLOC = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=2147483647"
+ALLOCATORS = {"default": "glibc", "tuned": "glibc_tuned", "jemalloc": "jemalloc", "tcmalloc": "tcmalloc"}
 ENCODERS = ("padded_exact", "packed")
 
 
@@ -37,21 +36,19 @@ def run_epoch(encoder: str, allocator: str, args) -> dict:
     if args.data:
         command += ["--data", args.data]
     command += args.train_flags
-    env = dict(os.environ, GLIBC_TUNABLES=TUNED_MALLOC) if allocator == "tuned" else dict(os.environ)
+    env = allocator_env(ALLOCATORS[allocator])
+    if env is None:
+        raise SystemExit(f"{allocator} is not installed here")
     print(f"[{time.strftime('%H:%M:%S')}] {encoder}, {allocator} allocator -> {run_dir}", flush=True)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with open(f"{run_dir}.log", "w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed; see {run_dir}.log")
+    measured = run_measured(command, env, Path(f"{run_dir}.log"))
     epoch = json.loads((run_dir / "history.json").read_text())[0]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {"encoder": encoder, "allocator": allocator, "epoch_seconds": epoch["epoch_seconds"],
-            "val_accuracy": epoch["val_accuracy"], "process_seconds": time.perf_counter() - start,
-            "peak_memory_mb": usage.ru_maxrss // 1024, "user_seconds": usage.ru_utime,
-            "system_seconds": usage.ru_stime, "hardware": metrics["hardware"], "command": " ".join(command[1:])}
+            "val_accuracy": epoch["val_accuracy"], "process_seconds": measured["wall_seconds"],
+            "peak_memory_mb": measured["peak_memory_mb"], "user_seconds": measured["user_seconds"],
+            "system_seconds": measured["system_seconds"], "hardware": metrics["hardware"],
+            "command": " ".join(command[1:])}
 
 
 def main() -> None:
@@ -59,20 +56,25 @@ def main() -> None:
     parser.add_argument("--config", default="configs/bilstm_glove_head_tail.toml")
     parser.add_argument("--data", default=None, help="default: $IMDB_SENTIMENT_DATA")
     parser.add_argument("--num_threads", type=int, default=2)
-    parser.add_argument("--allocators", nargs="+", choices=("default", "tuned"), default=["default", "tuned"])
+    parser.add_argument("--allocators", nargs="+", choices=tuple(ALLOCATORS), default=["default", "tuned"],
+                        help="glibc's defaults, glibc tuned (above), or jemalloc / tcmalloc preloaded")
+    parser.add_argument("--encoders", nargs="+", choices=ENCODERS, default=list(ENCODERS))
     parser.add_argument("--runs", default="runs", help="where the run directories go")
     parser.add_argument("--out", default="results/bilstm/epoch_speed", help="summary.txt and summary.json go here")
     args, args.train_flags = parser.parse_known_args()
 
-    results = [run_epoch(encoder, allocator, args) for allocator in args.allocators for encoder in ENCODERS]
+    results = [run_epoch(encoder, allocator, args) for allocator in args.allocators for encoder in args.encoders]
+    from imdb_sentiment.runs import today  # not before: a child forked from a parent holding torch counts its pages
+
     lines = [f"one training epoch of {args.config}, {results[0]['hardware']}, {today()}",
              f"{'encoder':<14}{'allocator':<11}{'epoch s':>9}{'vs packed':>11}{'val acc':>9}{'peak MB':>9}"
              f"{'user s':>8}{'sys s':>7}"]
     for row in results:
-        packed = next(r for r in results if r["allocator"] == row["allocator"] and r["encoder"] == "packed")
-        row["speedup_vs_packed"] = packed["epoch_seconds"] / row["epoch_seconds"]
+        packed = next((r for r in results if r["allocator"] == row["allocator"] and r["encoder"] == "packed"), None)
+        row["speedup_vs_packed"] = packed["epoch_seconds"] / row["epoch_seconds"] if packed else None
+        versus = f"{row['speedup_vs_packed']:>10.2f}x" if packed else f"{'-':>11}"
         lines.append(f"{row['encoder']:<14}{row['allocator']:<11}{row['epoch_seconds']:>9.1f}"
-                     f"{row['speedup_vs_packed']:>10.2f}x{row['val_accuracy']:>9.4f}{row['peak_memory_mb']:>9}"
+                     f"{versus}{row['val_accuracy']:>9.4f}{row['peak_memory_mb']:>9}"
                      f"{row['user_seconds']:>8.0f}{row['system_seconds']:>7.0f}")
     print("\n".join(lines))
     out = Path(args.out)

@@ -163,8 +163,7 @@ def print_against_hardware(batches, seconds, hidden_size: int, batch_size: int, 
              f"recurrent ({batch_size}, {hidden_size}) x ({hidden_size}, {4 * hidden_size})":
                  matmul_gflops(batch_size, hidden_size, 4 * hidden_size)}
     square = peaks["square 2048"]
-    print("
-against the hardware (fp32, torch's threads)")
+    print("\nagainst the hardware (fp32, torch's threads)")
     print(f"padded-exact training step: {achieved['padded']:.1f} GFLOP/s run ({achieved['real']:.1f} on real tokens)")
     for name, gflops in peaks.items():
         print(f"matmul peak, {name}: {gflops:.1f} GFLOP/s; the step runs at {achieved['padded'] / gflops:.0%} of it")

@@ -41,6 +41,12 @@ def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, 
     scored = stratified_sample(test, accuracy_reviews, seed)
     with context():
         probs = np.array([r.p_positive for r in predictor.predict(scored.texts, progress=True)])
+        correct = (probs >= 0.5) == scored.labels.astype(bool)
+        accuracy = {"run": run, "kind": predictor.kind, "variant": variant, "reviews_scored": len(scored),
+                    "ids_fingerprint": scored.fingerprint(), "correct": correct.tolist(),
+                    "accuracy": float(correct.mean()), "hardware": runs.hardware(), "date": runs.today()}
+        if not reviews:  # accuracy only: a long scoring run whose speed would be a second, noisier measurement
+            return {**accuracy, "throughput": None, "latency_p50_ms": None, "latency_p95_ms": None}
         rng = np.random.default_rng(seed)
         sample = [test.texts[i] for i in rng.choice(len(test), size=min(reviews, len(test)), replace=False)]
         predictor.predict(sample[:64])  # warm-up: the first batch pays for allocations and kernel selection
@@ -52,11 +58,8 @@ def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, 
             start = time.perf_counter()
             predictor.predict([text])
             latencies.append(1000 * (time.perf_counter() - start))
-    return {"run": run, "kind": predictor.kind, "variant": variant, "reviews_scored": len(scored),
-            "ids_fingerprint": scored.fingerprint(), "correct": ((probs >= 0.5) == scored.labels.astype(bool)).tolist(),
-            "accuracy": float(((probs >= 0.5) == scored.labels.astype(bool)).mean()),
-            "throughput": throughput, "latency_p50_ms": float(np.percentile(latencies, 50)),
-            "latency_p95_ms": float(np.percentile(latencies, 95)), "hardware": runs.hardware(), "date": runs.today()}
+    return {**accuracy, "throughput": throughput, "latency_p50_ms": float(np.percentile(latencies, 50)),
+            "latency_p95_ms": float(np.percentile(latencies, 95))}
 
 
 def in_subprocess(run: str, variant: str, args) -> dict:
@@ -92,7 +95,7 @@ def main() -> None:
     parser.add_argument("--run", action="append", dest="runs", default=[])
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--accuracy_reviews", type=int, help="stratified test reviews scored (default: all)")
-    parser.add_argument("--reviews", type=int, default=2000, help="random test reviews timed")
+    parser.add_argument("--reviews", type=int, default=2000, help="random test reviews timed (0: accuracy only)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
@@ -116,7 +119,7 @@ def main() -> None:
         base = by_variant.get("fp32")
         for variant, row in by_variant.items():
             if base is not None:
-                row["speedup"] = row["throughput"] / base["throughput"]
+                row["speedup"] = row["throughput"] / base["throughput"] if row["throughput"] else None
                 row["accuracy_change_points"] = 100 * (row["accuracy"] - base["accuracy"])
                 row["mcnemar_p_vs_fp32"] = 1.0 if variant == "fp32" else mcnemar(row["correct"], base["correct"])["p_value"]
         for row in by_variant.values():
@@ -126,10 +129,11 @@ def main() -> None:
     lines = ["| run | variant | accuracy | vs fp32 (points, McNemar p) | reviews/s (batch 64) | speedup | "
              "latency p50 / p95 ms |", "|---|---|---|---|---|---|---|"]
     for r in rows:
+        speed = (f"{r['throughput']:.1f} | {r.get('speedup', 1):.2f}x | {r['latency_p50_ms']:.1f} / "
+                 f"{r['latency_p95_ms']:.1f}") if r["throughput"] else "not timed | | "
         lines.append(f"| {Path(r['run']).name} | {r['variant']} | {r['accuracy']:.2%} ({r['reviews_scored']:,}) | "
                      f"{r.get('accuracy_change_points', 0):+.2f}, p = {r.get('mcnemar_p_vs_fp32', 1):.2g} | "
-                     f"{r['throughput']:.1f} | {r.get('speedup', 1):.2f}x | "
-                     f"{r['latency_p50_ms']:.1f} / {r['latency_p95_ms']:.1f} |")
+                     f"{speed} |")
     table = "\n".join(lines)
     print(table)
     if args.out:
@@ -139,7 +143,7 @@ def main() -> None:
                                                        indent=2) + "\n")
         (out / "inference.md").write_text(table + "\n")
     transformer = {r["variant"]: r for r in rows if r["kind"] == "transformer"}
-    if "int8" in transformer and "fp32" in transformer:
+    if "int8" in transformer and "fp32" in transformer and transformer["fp32"]["throughput"]:
         print(f"int8_speedup={transformer['int8']['throughput'] / transformer['fp32']['throughput']:.2f}")
 
 

@@ -8,6 +8,11 @@ SIGKILL at a random moment, followed by `--resume`, again and again until the ru
 history (train loss and accuracy, validation loss and accuracy per epoch) and test metrics are compared with the
 reference, exactly and to a tolerance. A kill that lands after metrics.json was written, while the process exits,
 is counted apart: it interrupts nothing.
+
+Random times mostly hit start-up (imports, tokenizing) when training itself takes a second, as the tiny Transformer's
+does: `--kill_at checkpoint` instead kills each start at a random moment (up to --kill_delay) after the next
+checkpoint is written, so every start dies inside training and the kills walk through every checkpoint, epoch
+boundaries included.
 """
 
 from __future__ import annotations
@@ -57,6 +62,25 @@ def tiny_transformer(work: Path) -> list[str]:
     return ["--model_name", str(build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=64))]
 
 
+def checkpoint_position(out: Path) -> int:
+    """How far the newest complete checkpoint in `out` is: the Trainer's step, or the BiLSTM's epoch."""
+    steps = [int(p.parent.name.rsplit("-", 1)[1]) for p in out.glob("checkpoints/checkpoint-*/trainer_state.json")]
+    try:
+        steps.append(json.loads((out / "checkpoint" / "trainer_state.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):  # none yet, or caught mid-write
+        pass
+    return max(steps, default=0)
+
+
+def next_checkpoint(process, out: Path, after: int) -> int | None:
+    """Wait until `out` holds a complete checkpoint past `after`; its position, or None if the process ended."""
+    while process.poll() is None:
+        if (reached := checkpoint_position(out)) > after:
+            return reached
+        time.sleep(0.002)
+    return None
+
+
 def close(a, b, tol: float) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
@@ -72,6 +96,9 @@ def main() -> None:
     parser.add_argument("--work_dir", default="runs/kill_resume")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/reliability/kill_resume.json")
+    parser.add_argument("--kill_at", choices=("time", "checkpoint"), default="time",
+                        help="a random time after start, or a random moment after the next checkpoint (see above)")
+    parser.add_argument("--kill_delay", type=float, default=0.1, help="seconds after a checkpoint, at most")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(args.work_dir)
@@ -84,13 +111,21 @@ def main() -> None:
     reference = outcome(args.model, work / "reference")
     rows = []
     for i in range(args.runs):
-        out, kills, late_kills, starts = work / f"run-{i}", 0, 0, 0
+        out, kills, late_kills, starts, last_checkpoint = work / f"run-{i}", 0, 0, 0, 0
         while not (out / "metrics.json").exists():
             process = subprocess.Popen(command(args.model, out, starts > 0, extra), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
             starts += 1
             try:
-                process.wait(timeout=rng.uniform(0.5, reference_seconds))
+                if args.kill_at == "checkpoint":
+                    reached = next_checkpoint(process, out, last_checkpoint)
+                    if reached is None:  # finished without writing another checkpoint
+                        process.wait()
+                        continue
+                    last_checkpoint = reached
+                    process.wait(timeout=rng.uniform(0, args.kill_delay))
+                else:
+                    process.wait(timeout=rng.uniform(0.5, reference_seconds))
             except subprocess.TimeoutExpired:
                 finished = (out / "metrics.json").exists()  # killed while the process was exiting
                 os.kill(process.pid, signal.SIGKILL)
@@ -107,7 +142,7 @@ def main() -> None:
                "kills_after_metrics": sum(r["kills_after_metrics"] for r in rows),
                "identical": sum(r["identical"] for r in rows), "within_1e-6": sum(r["within_1e-6"] for r in rows),
                "reference_seconds": round(reference_seconds, 1), "model": args.model,
-               "settings": SETTINGS[args.model] + extra, "per_run": rows,
+               "kill_at": args.kill_at, "settings": SETTINGS[args.model] + extra, "per_run": rows,
                "command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d")}
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     print({k: v for k, v in summary.items() if k != "per_run"})

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transformers import ProgressCallback, TrainerCallback
+from transformers import ProgressCallback, Trainer, TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from . import runs
 from .config import TransformerConfig
@@ -103,8 +104,7 @@ def _compute_metrics(prediction) -> dict:
 
 def train_transformer(cfg: TransformerConfig, command: str | None = None,
                       splits: dict[str, Reviews] | None = None) -> Path:
-    from transformers import (AutoModelForSequenceClassification, EarlyStoppingCallback, Trainer,
-                              TrainingArguments, set_seed)
+    from transformers import AutoModelForSequenceClassification, EarlyStoppingCallback, TrainingArguments, set_seed
 
     tc, mc = cfg.train, cfg.model
     precision = _mixed_precision(tc.precision)  # refuse an unsupported precision before any work is done
@@ -149,7 +149,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning only speeds host-to-GPU copies; on CPU it warns
         **precision)
     timer = EpochTimer(tc.save_steps)
-    trainer = Trainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
+    trainer = EpochSeededTrainer(model=model, args=args, train_dataset=datasets["train"], eval_dataset=datasets["val"],
                       data_collator=make_collator(tokenizer, mc.padding, mc.max_length), processing_class=tokenizer,
                       compute_metrics=_compute_metrics, callbacks=[EarlyStoppingCallback(tc.patience), timer])
     trainer.remove_callback(ProgressCallback)
@@ -194,6 +194,35 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None,
     return run_dir
 
 
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """The Trainer's length-grouped order, drawn from (seed, epoch) instead of torch's global random state.
+
+    A run resumed mid-epoch draws that epoch's order before the Trainer restores the checkpoint's random state, so
+    with the global state it trained on another order than the run it continued (from the second epoch on: a
+    fresh process has not drawn the first epoch's dropout masks). The Trainer calls set_epoch before each epoch."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
+class EpochSeededTrainer(Trainer):
+    """The Trainer with the length-grouped sampler above (its random sampler is already seeded per epoch)."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):
+            return EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, self.args.seed)
+        return sampler
+
+
 class ReadableProgress(ProgressCallback):
     """The Trainer's progress bars, with its log dicts written as one plain line each."""
 
@@ -225,7 +254,11 @@ class EpochTimer(TrainerCallback):
         self.start = now
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.save_steps and state.global_step % self.save_steps == 0:
+        # Not on an epoch's last step: the epoch's own checkpoint follows its evaluation. One saved before it would
+        # be a checkpoint of a finished epoch without its validation scores, and a run resumed from it never
+        # evaluates that epoch.
+        ends_epoch = state.epoch is not None and abs(state.epoch - round(state.epoch)) < 1e-6
+        if self.save_steps and state.global_step % self.save_steps == 0 and not ends_epoch:
             # Logging the loss with each checkpoint makes a resumed epoch's train loss exact: the Trainer restarts
             # its running loss at the checkpoint, so one log per epoch would cover only the steps after it.
             control.should_save = control.should_log = True

@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import pytest
+
+from imdb_sentiment import allocator
+
+FAKE = "/opt/lib/libtcmalloc_minimal.so.4"
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    monkeypatch.setattr(allocator, "find_library", lambda name: FAKE if name == "tcmalloc" else None)
+    monkeypatch.setattr(allocator.sys, "platform", "linux")
+
+
+def test_tcmalloc_is_preloaded_in_front_of_what_was_there(installed):
+    env = allocator.preload_env({"PATH": "/bin", "LD_PRELOAD": "/opt/lib/libother.so"})
+    assert env["LD_PRELOAD"] == f"{FAKE}:/opt/lib/libother.so" and env["PATH"] == "/bin"
+    assert int(env["TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD"]) >= 1 << 40  # no report per large score array
+    assert allocator.preload_env({})["LD_PRELOAD"] == FAKE
+
+
+def test_nothing_changes_when_opted_out_already_chosen_or_not_installed(installed, monkeypatch):
+    assert allocator.preload_env({allocator.SETTING: "system"}) is None
+    assert allocator.preload_env({"LD_PRELOAD": FAKE}) is None  # after the re-execution: no loop
+    assert allocator.preload_env({"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"}) is None  # a benchmark's choice
+    monkeypatch.setattr(allocator, "find_library", lambda name: None)
+    assert allocator.preload_env({}) is None
+    monkeypatch.setattr(allocator.sys, "platform", "darwin")
+    assert allocator.preload_env({}) is None
+
+
+def test_the_command_reexecutes_itself_once_with_the_new_environment(installed, monkeypatch):
+    calls = []
+    monkeypatch.setattr(allocator.os, "execve", lambda path, argv, env: calls.append((argv, env)))
+    monkeypatch.setattr(allocator.os, "environ", {"PATH": "/bin"})
+    monkeypatch.setattr(allocator.sys, "argv", ["imdb-sentiment", "predict", "fine film"])
+    with pytest.raises(SystemExit):  # execve is faked, so the command then runs here: predict with the builtin
+        allocator.command()
+    (argv, env), = calls
+    assert argv[1:] == ["-m", "imdb_sentiment.cli", "predict", "fine film"] and env["LD_PRELOAD"] == FAKE
+
+
+@pytest.mark.skipif(allocator.find_library("tcmalloc") is None or not sys.platform.startswith("linux"),
+                    reason="tcmalloc is not installed here (Debian: libtcmalloc-minimal4; .ci/run installs it)")
+def test_the_environment_really_loads_tcmalloc():
+    code = "print('tcmalloc' in open('/proc/self/maps').read())"
+    env = allocator.preload_env({"PATH": "/usr/bin:/bin"})
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout == "True\n"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}).stdout == "False\n"
