@@ -136,6 +136,33 @@ def test_a_run_resumed_in_its_second_epoch_trains_as_the_uninterrupted_one(imdb_
         assert [row[key] for row in resumed] == pytest.approx([row[key] for row in whole], rel=1e-6), key
 
 
+def test_the_trainers_batch_order_ignores_what_the_process_drew_before(tiny_model, tmp_path):
+    """A run resumed mid-epoch makes that epoch's batches before the checkpoint's random state is restored, so the
+    order must come from the seed and the epoch alone (it came from torch's global random state)."""
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
+
+    from imdb_sentiment.transformer import EpochSeededTrainer
+
+    rng = np.random.default_rng(0)
+    data = Dataset.from_dict({"input_ids": [list(range(2, 2 + n)) for n in rng.integers(3, 60, size=96)],
+                              "labels": rng.integers(0, 2, size=96).tolist()})
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, seed=42, report_to="none",
+                             train_sampling_strategy="group_by_length")
+    trainer = EpochSeededTrainer(model=AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=2),
+                                 args=args, train_dataset=data, data_collator=make_collator(
+                                     load_tokenizer(tiny_model), "dynamic", 64))
+
+    def epoch_order(epoch: int, global_seed: int) -> list[int]:
+        torch.manual_seed(global_seed)
+        loader = trainer.get_train_dataloader()
+        loader.set_epoch(epoch)
+        return [int(b["attention_mask"][i].sum()) for b in loader for i in range(len(b["labels"]))]
+
+    assert epoch_order(1, global_seed=0) == epoch_order(1, global_seed=1)
+    assert epoch_order(1, global_seed=0) != epoch_order(2, global_seed=0)
+
+
 def test_the_length_grouped_order_depends_on_seed_and_epoch_only():
     from imdb_sentiment.transformer import EpochSeededLengthGroupedSampler
 
