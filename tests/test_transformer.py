@@ -148,7 +148,7 @@ def test_the_trainers_batch_order_ignores_what_the_process_drew_before(tiny_mode
     data = Dataset.from_dict({"input_ids": [list(range(2, 2 + n)) for n in rng.integers(3, 60, size=96)],
                               "labels": rng.integers(0, 2, size=96).tolist()})
     args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, seed=42, report_to="none",
-                             train_sampling_strategy="group_by_length")
+                             train_sampling_strategy="group_by_length", dataloader_pin_memory=False)
     trainer = EpochSeededTrainer(model=AutoModelForSequenceClassification.from_pretrained(tiny_model, num_labels=2),
                                  args=args, train_dataset=data, data_collator=make_collator(
                                      load_tokenizer(tiny_model), "dynamic", 64))
