@@ -293,7 +293,9 @@ def mixed_precision(setting: str) -> str:
 
 
 def command_line() -> str:
-    return shlex.join(["imdb-sentiment" if sys.argv[0].endswith("imdb-sentiment") else sys.argv[0], *sys.argv[1:]])
+    # the command itself, or the same command re-executed under tcmalloc as `python -m imdb_sentiment.cli`
+    command = sys.argv[0].endswith(("imdb-sentiment", str(Path("imdb_sentiment") / "cli.py")))
+    return shlex.join(["imdb-sentiment" if command else sys.argv[0], *sys.argv[1:]])
 
 
 def today() -> str:
