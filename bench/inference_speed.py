@@ -71,23 +71,33 @@ def in_subprocess(run: str, variant: str, args) -> dict:
         return json.loads(Path(out.name).read_text())
 
 
-def quick_runs(work: Path) -> list[str]:
-    """A tiny DistilBERT and BiLSTM trained for seconds on 200 reviews: the code path, not the numbers."""
-    from imdb_sentiment.config import BiLSTMConfig, TransformerConfig, load_config
+SMALL = {"data.max_train_samples": 200, "data.max_eval_samples": 200}
+
+
+def tiny_transformer_run(work: Path, steps: int = 10) -> str:
+    """A tiny DistilBERT (vocabulary learned from 200 training reviews) fine-tuned for `steps` steps: a Transformer
+    run in seconds, for the code path, not the numbers."""
+    from imdb_sentiment.config import TransformerConfig, load_config
     from imdb_sentiment.data import load_splits
-    from imdb_sentiment.training import train_bilstm
     from imdb_sentiment.transformer import build_tiny_distilbert, train_transformer
 
-    small = {"data.max_train_samples": 200, "data.max_eval_samples": 200}
     texts = load_splits(max_train_samples=200)["train"].texts
     tiny = build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=128)
-    transformer = train_transformer(load_config(TransformerConfig, overrides={
-        **small, "model.model_name": str(tiny), "model.max_length": 128, "train.output_dir": str(work / "transformer"),
-        "train.max_steps": 10}))
+    return str(train_transformer(load_config(TransformerConfig, overrides={
+        **SMALL, "model.model_name": str(tiny), "model.max_length": 128, "train.output_dir": str(work / "transformer"),
+        "train.max_steps": steps})))
+
+
+def quick_runs(work: Path) -> list[str]:
+    """A tiny DistilBERT and BiLSTM trained for seconds on 200 reviews: the code path, not the numbers."""
+    from imdb_sentiment.config import BiLSTMConfig, load_config
+    from imdb_sentiment.training import train_bilstm
+
+    transformer = tiny_transformer_run(work)
     bilstm = train_bilstm(load_config(BiLSTMConfig, overrides={
-        **small, "model.embeddings": "random", "model.hidden_size": 64, "train.max_epochs": 1,
+        **SMALL, "model.embeddings": "random", "model.hidden_size": 64, "train.max_epochs": 1,
         "train.output_dir": str(work / "bilstm")}))
-    return [str(transformer), str(bilstm)]
+    return [transformer, str(bilstm)]
 
 
 def main() -> None:

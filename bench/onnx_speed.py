@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inference_speed import tiny_transformer_run  # bench/, the script's own folder
+
 
 def export(model, batch: dict, path: Path) -> None:
     """The model's logits as an ONNX graph with dynamic batch and length axes."""
@@ -68,7 +70,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="onnx-"))
     if args.quick:
-        args.run, args.reviews = quick_run(work), 64
+        args.run, args.reviews = tiny_transformer_run(work, steps=5), 64
     predictor = TransformerPredictor(args.run, args.batch_size)
     reviews = stratified_sample(splits_for(predictor.cfg)["test"], args.reviews, 0)
     ids, _ = predictor._encode(reviews.texts)
@@ -133,18 +135,6 @@ def main() -> None:
     speed = {r["variant"]: r["reviews_per_second"] for r in rows}
     best_onnx = max(speed["onnxruntime int8 dynamic"], speed["onnxruntime fused int8 dynamic"])
     print(f"onnx_int8_over_pytorch_int8={best_onnx / speed['pytorch int8 dynamic']:.2f}")
-
-
-def quick_run(work: Path) -> str:
-    from imdb_sentiment.config import TransformerConfig, load_config
-    from imdb_sentiment.data import load_splits
-    from imdb_sentiment.transformer import build_tiny_distilbert, train_transformer
-
-    texts = load_splits(max_train_samples=200)["train"].texts
-    tiny = build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=128)
-    return str(train_transformer(load_config(TransformerConfig, overrides={
-        "data.max_train_samples": 200, "data.max_eval_samples": 200, "model.model_name": str(tiny),
-        "model.max_length": 128, "train.output_dir": str(work / "transformer"), "train.max_steps": 5})))
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def run_compare(cfg: CompareConfig) -> Path:
             overrides.update({"data.max_train_samples": QUICK_TRAIN, "data.max_eval_samples": QUICK_TEST,
                               "train.output_dir": str(Path(c.quick_runs_dir) / Path(path).stem),
                               **quick_overrides(kind)})
-        if c.quick:  # the full run of this config is named by its own output_dir, as in the full report
+            # the full run of this config is named by its own output_dir, as in the full report
             full_name = Path(load_config(CONFIG_CLASSES[kind], path).train.output_dir).name
             full_accuracy[Path(path).stem] = published.get(full_name)
         model_cfg = load_config(CONFIG_CLASSES[kind], path, overrides)
@@ -90,7 +90,8 @@ def run_compare(cfg: CompareConfig) -> Path:
             # The students share one cache: the first to need it (list the one with the most copies first) has the
             # teacher label, and a cache with more copies serves a student asking for fewer.
             d = model_cfg.distill
-            d.teacher, d.logits_cache = str(Path(c.quick_runs_dir) / QUICK_TEACHER), str(Path(c.quick_runs_dir) / "teacher_logits.npz")
+            d.teacher = str(Path(c.quick_runs_dir) / QUICK_TEACHER)
+            d.logits_cache = str(Path(c.quick_runs_dir) / "teacher_logits.npz")
             d.augment_copies = min(d.augment_copies, QUICK_COPIES)
         run_dir = Path(model_cfg.train.output_dir)
         finished = (run_dir / "metrics.json").exists()

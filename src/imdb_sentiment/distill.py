@@ -88,10 +88,9 @@ def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, 
     if not texts:  # a student without augmented copies; tokenizers fail on an empty batch
         return np.empty((0, 2), dtype=np.float32)
     teacher = TransformerPredictor(run_dir, batch_size)
-    teacher.use_precision(precision)
+    teacher.use_precision(precision)  # its logits then run under bf16 autocast
     ids, _ = teacher._encode(texts)
-    with teacher.autocast():
-        return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)
+    return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)
 
 
 def soft_targets(logits: np.ndarray) -> np.ndarray:
