@@ -90,7 +90,8 @@ def main() -> None:
 
     texts = load_imdb(allow_partial=True)["test"].texts[: args.reviews]
     port = free_port()
-    command = [sys.executable, "-m", "imdb_sentiment.cli", "serve", "--run", args.run, "--port", str(port),
+    # as the installed `imdb-sentiment` command starts it: under tcmalloc where installed (imdb_sentiment.allocator)
+    command = [sys.executable, "-m", "imdb_sentiment.allocator", "serve", "--run", args.run, "--port", str(port),
                *args.serve_flags.split()]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -103,6 +104,7 @@ def main() -> None:
                 time.sleep(0.5)
         else:
             raise SystemExit("the server did not come up within 5 minutes")
+        allocator = "tcmalloc" if "tcmalloc" in Path(f"/proc/{server.pid}/maps").read_text() else "glibc"
         asyncio.run(load(url, texts, 1, 2, server.pid))  # warm-up
         levels = []
         for clients in map(int, args.clients.split(",")):
@@ -112,7 +114,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    result = {"run": args.run, "serve_flags": args.serve_flags, "levels": levels, "hardware": hardware(),
+    result = {"run": args.run, "serve_flags": args.serve_flags, "allocator": allocator, "levels": levels,
+              "hardware": hardware(),
               "date": today(), "command": " ".join(["python", *sys.argv])}
     if levels[0]["clients"] == 1:
         for level in levels:

@@ -34,3 +34,5 @@ def test_pad_collate_to_longest_or_fixed_width():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["lengths"].tolist() == [3, 1] and batch["labels"].tolist() == [1, 0]
     assert pad_collate([dataset[1]], pad_to=4)["input_ids"].tolist() == [[8, 0, 0, 0]]
+    rounded = pad_collate([dataset[0], dataset[1]], multiple_of=4)
+    assert rounded["input_ids"].tolist() == [[5, 6, 7, 0], [8, 0, 0, 0]] and rounded["lengths"].tolist() == [3, 1]

@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
+from imdb_sentiment import predict
 from imdb_sentiment.cli import main
 from imdb_sentiment.predict import Item, load_predictor, predict_items, read_items
 from imdb_sentiment.runs import RunError
@@ -35,6 +36,20 @@ def test_batching_does_not_change_predictions(bilstm_run):
     one_by_one = [load_predictor(bilstm_run, batch_size=1).predict([t])[0].p_positive for t in texts]
     batched = [r.p_positive for r in load_predictor(bilstm_run, batch_size=4).predict(texts)]
     assert batched == pytest.approx(one_by_one, abs=1e-5)
+
+
+def test_bilstm_inference_pads_to_few_shapes_without_changing_predictions(bilstm_run, monkeypatch):
+    # Every new (batch, length) shape costs memory that oneDNN keeps, so a server must meet few of them.
+    texts = [" ".join(["great"] * n + ["dull"] * (n % 3)) for n in range(1, 40)]
+    monkeypatch.setattr(predict, "PAD_MULTIPLE", 1)
+    exact = [r.p_positive for r in load_predictor(bilstm_run, batch_size=7).predict(texts)]
+    monkeypatch.setattr(predict, "PAD_MULTIPLE", 16)
+    predictor = load_predictor(bilstm_run, batch_size=7)
+    widths = []
+    predictor.model.register_forward_pre_hook(lambda module, args: widths.append(args[0].shape[1]))
+    rounded = [r.p_positive for r in predictor.predict(texts)]
+    assert rounded == pytest.approx(exact, abs=1e-5)
+    assert widths and all(w % 16 == 0 for w in widths)
 
 
 def test_file_readers_name_bad_items(tmp_path):

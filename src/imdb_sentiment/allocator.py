@@ -51,3 +51,7 @@ def command() -> None:
     from .cli import main
 
     sys.exit(main())
+
+
+if __name__ == "__main__":  # python -m imdb_sentiment.allocator ARGS: what the installed command runs
+    command()

@@ -77,10 +77,11 @@ class LengthBucketSampler(Sampler[list[int]]):
         return -(-len(self.lengths) // self.batch_size)
 
 
-def pad_collate(items: list[dict], pad_to: int | None = None) -> dict[str, torch.Tensor]:
-    """Right-pad to the batch's longest review (or to `pad_to`, as a naive pipeline does)."""
+def pad_collate(items: list[dict], pad_to: int | None = None, multiple_of: int = 1) -> dict[str, torch.Tensor]:
+    """Right-pad to the batch's longest review rounded up to `multiple_of` (or to `pad_to`, as a naive pipeline
+    does)."""
     lengths = torch.tensor([len(item["input_ids"]) for item in items])
-    width = pad_to or int(lengths.max())
+    width = pad_to or -(-int(lengths.max()) // multiple_of) * multiple_of
     input_ids = torch.full((len(items), width), PAD_ID, dtype=torch.long)
     for row, item in enumerate(items):
         input_ids[row, :len(item["input_ids"])] = torch.tensor(item["input_ids"])
