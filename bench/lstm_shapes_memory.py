@@ -1,0 +1,60 @@
+"""Memory of a BiLSTM predictor meeting batches of ever new shapes, as a server does, with and without rounding
+each batch's length up to a multiple of 16 (`imdb_sentiment.predict.PAD_MULTIPLE`).
+
+    python bench/lstm_shapes_memory.py --pad_multiple 1 --seconds 120
+    python bench/lstm_shapes_memory.py --pad_multiple 16 --seconds 120
+
+oneDNN compiles an LSTM for every (batch, length) shape and keeps up to 1,024 of them; this prints the process's
+resident memory against the number of distinct shapes met. Random token ids, batches of 1-16 reviews of 5-256
+tokens, one thread. Run it with IMDB_SENTIMENT_ALLOCATOR=system or under any allocator: the cache is oneDNN's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+
+import torch
+
+from imdb_sentiment import predict
+
+
+def rss_mb() -> float:
+    return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", default="builtin")
+    parser.add_argument("--pad_multiple", type=int, default=predict.PAD_MULTIPLE)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--json", help="also write the samples here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    predict.PAD_MULTIPLE = args.pad_multiple
+    predictor = predict.load_predictor(args.run)
+    rng = random.Random(0)
+    shapes, padded_shapes, samples = set(), set(), [{"batches": 0, "shapes": 0, "rss_mb": round(rss_mb(), 1)}]
+    start, batches = time.monotonic(), 0
+    while time.monotonic() - start < args.seconds:
+        size, length = rng.randint(1, 16), rng.randint(5, 256)
+        shapes.add((size, length))
+        padded_shapes.add((size, -(-length // args.pad_multiple) * args.pad_multiple))
+        with torch.inference_mode():
+            predictor._probabilities([[rng.randint(2, 1000) for _ in range(length)] for _ in range(size)])
+        batches += 1
+        if batches % 200 == 0:
+            samples.append({"batches": batches, "shapes": len(shapes), "padded_shapes": len(padded_shapes),
+                            "rss_mb": round(rss_mb(), 1)})
+            print(samples[-1], flush=True)
+    result = {"run": args.run, "pad_multiple": args.pad_multiple, "seconds": args.seconds, "samples": samples}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
