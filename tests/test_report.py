@@ -9,7 +9,9 @@ import pytest
 from conftest import bilstm_test_config
 from imdb_sentiment.compare import QUICK, run_compare
 from imdb_sentiment.config import CompareConfig, load_config
-from imdb_sentiment.report import build_report, paired_colours, pareto_front, score_runs
+from imdb_sentiment.data import splits_for
+from imdb_sentiment.predict import load_predictor
+from imdb_sentiment.report import build_report, paired_colours, pareto_front, rebuild_report, score_runs
 from imdb_sentiment.runs import TEST_PROBABILITIES, RunError
 from imdb_sentiment.training import train_bilstm
 
@@ -61,6 +63,22 @@ def test_report_end_to_end_on_tiny_runs(bilstm_run, transformer_run, tfidf_run, 
     assert report.startswith("# IMDB sentiment: model comparison\n\n**tiny test runs**\n\n## Findings\n")
     assert 3 <= len(metrics["findings"]) <= 8 and all(f in report for f in metrics["findings"])
     assert {r["n"] for r in metrics["other_data"][str(other)].values()} == {6}
+
+    # Rebuilt from its saved scores, with the runs gone, the report says the same.
+    splits = splits_for(load_predictor(bilstm_run).cfg)
+    saved = tmp_path / "saved"
+    shutil.copytree(out, saved)
+    for run in (bilstm_run, transformer_run, tfidf_run):
+        shutil.move(run, tmp_path / f"moved-{run.name}")
+    try:
+        rebuild_report(saved, splits["test"])
+    finally:
+        for run in (bilstm_run, transformer_run, tfidf_run):
+            shutil.move(tmp_path / f"moved-{run.name}", run)
+    assert (saved / "report.md").read_text() == report
+    assert json.loads((saved / "metrics.json").read_text()) == metrics
+    with pytest.raises(RunError, match="other test reviews"):
+        rebuild_report(saved, splits["val"])
 
 
 def test_runs_trained_or_tested_on_other_reviews_are_refused(bilstm_run, imdb_dir, tmp_path):

@@ -64,6 +64,8 @@ def train(kind: str, cfg, splits: dict | None = None) -> Path:
 
 def run_compare(cfg: CompareConfig) -> Path:
     c = cfg.compare
+    if c.from_saved:
+        return rebuild(c)
     start, total = time.monotonic(), len(c.configs)
 
     def progress(message: str) -> None:
@@ -111,6 +113,21 @@ def run_compare(cfg: CompareConfig) -> Path:
     progress(f"scoring and timing the {total} models for the report")
     out = build_report_for(run_dirs, c, note, full_accuracy if any(full_accuracy.values()) else None)
     progress(f"report: {out / 'report.md'} and {out / 'report.html'}")
+    return out
+
+
+def rebuild(c) -> Path:
+    """The report written again from the scores it saved; the test split is the one its first config describes."""
+    from .data import splits_for
+    from .report import rebuild_report
+
+    overrides = {"data.data": c.data} if c.data else {}
+    if c.quick:
+        overrides["data.max_eval_samples"] = QUICK_TEST
+    first = c.configs[0]
+    test = splits_for(load_config(CONFIG_CLASSES[config_kind(first)], first, overrides))["test"]
+    out = rebuild_report(c.quick_output_dir if c.quick else c.output_dir, test)
+    print(f"report rebuilt from its saved scores: {out / 'report.md'} and {out / 'report.html'}")
     return out
 
 

@@ -271,6 +271,8 @@ class CompareArgs(Section):
                                        "beside its own (a model's first listing wins)",
                                   factory=lambda: ["results/metrics.json", "results/distill/metrics.json"])
     train_missing: bool = arg(True, "train a listed model whose run is missing (resuming an interrupted one)")
+    from_saved: bool = arg(False, "write the report in output_dir again from its metrics.json and saved test scores, "
+                                  "without the runs (speeds and other-data scores as measured then)")
     batch_size: int = arg(64, "batch size for the throughput measurement", ge=1)
     throughput_reviews: int = arg(2000, "random test reviews timed in batches for throughput", ge=1)
     latency_reviews: int = arg(100, "of those, timed one at a time for latency percentiles", ge=1)

@@ -71,12 +71,14 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             predictor.predict([text])
             latencies.append(1000 * (time.perf_counter() - start))
         trained = json.loads((Path(run_dir) / "metrics.json").read_text())
+        history = Path(run_dir) / "history.json"
         models[predictor.name] = {
             "kind": predictor.kind, "variant": trained.get("variant"), "run_dir": str(run_dir),
             **metrics_with_interval(test.labels, probs, seed), "params": trained.get("params"),
             "trainable_params": trained.get("trainable_params"), "size_bytes": _size_on_disk(Path(run_dir)),
             "train_seconds": trained.get("train_seconds"), "train_hardware": trained.get("hardware"),
             "epochs": trained.get("epochs"), "teacher": trained.get("teacher"),
+            "history": json.loads(history.read_text()) if history.exists() else None,
             "throughput_reviews_per_s": len(speed_sample) / seconds,
             "latency_ms_p50": float(np.percentile(latencies, 50)), "latency_ms_p95": float(np.percentile(latencies, 95)),
             "probs": probs,
@@ -334,8 +336,7 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
 
     models, plots = scored["models"], []
 
-    histories = {n: json.loads((Path(m["run_dir"]) / "history.json").read_text()) for n, m in models.items()
-                 if m["kind"] != "tfidf" and (Path(m["run_dir"]) / "history.json").exists()}
+    histories = {n: m["history"] for n, m in models.items() if m["kind"] != "tfidf" and m.get("history")}
     if histories:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         colours = paired_colours(list(histories), plt.get_cmap("tab20").colors)
@@ -393,16 +394,46 @@ def make_plots(scored: dict, by_length: dict, front: list[str], out: Path) -> li
     return plots
 
 
+SCORES = "test_scores.npz"  # every model's P(positive) on the test reviews, beside metrics.json
+
+
 def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None = None, batch_size: int = 64,
                  latency_reviews: int = 100, throughput_reviews: int = 2000, note: str | None = None,
                  quantize: str | None = None, extra_eval: list[str] | None = None,
                  full_accuracy: dict[str, float] | None = None) -> Path:
     """Score `run_dirs` and write the report into `output_dir`. `note` (a quick run's caveat) opens the report;
     `full_accuracy` ({model: test accuracy of its full run}) puts a small-data run beside the full results."""
+    scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
+    scored["other_data"] = score_other_data(run_dirs, list(scored["models"]), extra_eval or [], quantize)
+    scored["train_samples"] = json.loads((Path(run_dirs[0]) / "metrics.json").read_text()).get("train_samples")
+    return write_report(scored, output_dir, note, full_accuracy)
+
+
+def rebuild_report(output_dir: str | Path, test) -> Path:
+    """Write the report in `output_dir` again from what it saved, metrics.json and every model's test scores, so
+    that it can be rebuilt (after a change to the report code) on a clone without the runs: speeds, sizes and the
+    other-data scores are the ones measured when it was first written; `test` is the test split it was scored on."""
+    out = Path(output_dir)
+    if not (out / "metrics.json").exists() or not (out / SCORES).exists():
+        raise runs.RunError(f"{out} holds no report with saved test scores ({SCORES}) to rebuild from")
+    saved = json.loads((out / "metrics.json").read_text())
+    if saved.get("test_fingerprint") != test.fingerprint():
+        raise runs.RunError(f"the report in {out} was scored on other test reviews than the ones given "
+                            "(another dataset or subset)")
+    with np.load(out / SCORES) as scores:
+        models = {name: {**m, "probs": scores[name]} for name, m in saved["models"].items()}
+    scored = {"test": test, "models": models, **{k: saved[k] for k in (
+        "batch_size", "latency_reviews", "throughput_reviews", "hardware", "date", "other_data", "train_samples")}}
+    return write_report(scored, out, saved["note"], saved["full_run_accuracy"])
+
+
+def write_report(scored: dict, output_dir: str | Path, note: str | None = None,
+                 full_accuracy: dict[str, float] | None = None) -> Path:
+    """report.md, report.html, metrics.json, the plots and the test scores of `scored` (score_runs' result, with the
+    other-data scores and the training set size) into `output_dir`."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
-    models, test = scored["models"], scored["test"]
+    models, test, batch_size, other_data = scored["models"], scored["test"], scored["batch_size"], scored["other_data"]
     pairs = compare_pairs(scored)
     by_length = accuracy_by_length(scored)
     front = pareto_front(models)
@@ -417,12 +448,10 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
         curve_points = curves.read_points(curves_file)
     probes = json.loads(probes_file.read_text()) if probes_file.exists() else None
 
-    other_data = score_other_data(run_dirs, list(models), extra_eval or [], quantize)
     found = findings(models, pairs, by_length, curve_points, probes, other_data)
     blocks: list[tuple] = [("h1", "IMDB sentiment: model comparison")]
     if note:
-        train_n = json.loads((Path(run_dirs[0]) / "metrics.json").read_text()).get("train_samples")
-        blocks.append(("p", "**" + note.format(train=train_n, test=len(test)) + "**"))
+        blocks.append(("p", "**" + note.format(train=scored["train_samples"], test=len(test)) + "**"))
     if full_accuracy:
         blocks.append(("p", versus_full_runs(models, pairs, full_accuracy)))
     blocks.append(("h2", "Findings"))
@@ -515,9 +544,12 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
     runs.write_json(out / "metrics.json", {"findings": found, "models": summary, "pairs": pairs,
                                            "other_data": other_data,
                                            "accuracy_by_length": by_length,
-                                           "pareto_front": front, "test_reviews": len(test), "note": note,
-                                           "full_run_accuracy": full_accuracy,
-                                           "hardware": scored["hardware"], "date": scored["date"]})
+                                           "pareto_front": front, "test_reviews": len(test),
+                                           "test_fingerprint": test.fingerprint(), "note": note,
+                                           "full_run_accuracy": full_accuracy, "train_samples": scored["train_samples"],
+                                           **{k: scored[k] for k in ("batch_size", "latency_reviews",
+                                                                     "throughput_reviews", "hardware", "date")}})
+    np.savez_compressed(out / SCORES, **{n: m["probs"] for n, m in models.items()})
     (out / "report.md").write_text(_markdown(blocks))
     (out / "report.html").write_text(_html(blocks))
     return out
