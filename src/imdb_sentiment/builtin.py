@@ -61,7 +61,8 @@ def model_card(card: dict) -> str:
     return f"""# Built-in model: {card['model']}
 
 Labels **{card['labels']}**. Trained on the 25,000 IMDB training reviews (22,500 after the validation split);
-other kinds of text (product reviews, tweets, other languages) are outside what it was measured on.
+other kinds of text are outside what it was trained for: on short product-review sentences and tweets it is
+several points less accurate (results/report.md, "Other data"), and other languages were never measured.
 
 | | |
 |---|---|
