@@ -21,9 +21,7 @@ import torch
 
 from imdb_sentiment import predict
 
-
-def rss_mb() -> float:
-    return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+from serve_load import rss_mb  # bench/, the script's own folder
 
 
 def main() -> None:
@@ -37,18 +35,19 @@ def main() -> None:
     predict.PAD_MULTIPLE = args.pad_multiple
     predictor = predict.load_predictor(args.run)
     rng = random.Random(0)
-    shapes, padded_shapes, samples = set(), set(), [{"batches": 0, "shapes": 0, "rss_mb": round(rss_mb(), 1)}]
+    shapes, padded_shapes = set(), set()  # as drawn, and as the model received them
+    predictor.model.register_forward_pre_hook(lambda module, args: padded_shapes.add(tuple(args[0].shape)))
+    samples = [{"batches": 0, "shapes": 0, "rss_mb": round(rss_mb(os.getpid()), 1)}]
     start, batches = time.monotonic(), 0
     while time.monotonic() - start < args.seconds:
         size, length = rng.randint(1, 16), rng.randint(5, 256)
         shapes.add((size, length))
-        padded_shapes.add((size, -(-length // args.pad_multiple) * args.pad_multiple))
         with torch.inference_mode():
             predictor._probabilities([[rng.randint(2, 1000) for _ in range(length)] for _ in range(size)])
         batches += 1
         if batches % 200 == 0:
             samples.append({"batches": batches, "shapes": len(shapes), "padded_shapes": len(padded_shapes),
-                            "rss_mb": round(rss_mb(), 1)})
+                            "rss_mb": round(rss_mb(os.getpid()), 1)})
             print(samples[-1], flush=True)
     result = {"run": args.run, "pad_multiple": args.pad_multiple, "seconds": args.seconds, "samples": samples}
     if args.json:
