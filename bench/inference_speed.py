@@ -1,4 +1,5 @@
-"""Inference in fp32, bf16 (CPU autocast) and int8 (dynamic quantization): accuracy and speed, one process each.
+"""Inference in fp32, bf16 (CPU autocast) and int8 (`--quantize int8`, src/imdb_sentiment/quantize.py): accuracy
+and speed, one process each.
 
     python bench/inference_speed.py --run runs/minilm-l6-bf16 --run runs/bilstm-distilled --out results/inference
     python bench/inference_speed.py --quick     # a tiny DistilBERT and BiLSTM on 200 reviews, in about a minute

@@ -139,26 +139,10 @@ def test_int8_predictions_follow_the_float_model(fixture, request, imdb_dir):
     p_full = np.array([p.p_positive for p in full.predict(texts)])
     p_int8 = np.array([p.p_positive for p in int8.predict(texts)])
     assert not np.array_equal(p_full, p_int8)  # the weights really are int8 ...
-    # ... and close to the float model's. Per-tensor int8 on a tiny, briefly trained model can move a review that
-    # sits near 0.5 by several points (0.08 seen in CI), so the bound is on the typical change, not the largest.
+    # ... and close to the float model's. int8 on a tiny, briefly trained model can move a review that sits near
+    # 0.5 by several points (0.08 seen in CI), so the bound is on the typical change, not the largest.
     assert np.abs(p_full - p_int8).mean() < 0.02
     assert ((p_full >= 0.5) == (p_int8 >= 0.5)).mean() >= 0.9
-
-
-def test_the_int8_bilstm_runs_each_direction_on_its_own_reversed_reviews(bilstm_run):
-    import torch
-
-    from imdb_sentiment.training import load_bilstm_run
-
-    model, _, _ = load_bilstm_run(bilstm_run)
-    ids, lengths = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]]), torch.tensor([4, 2])
-    with torch.inference_mode():
-        before = model(ids, lengths)
-        model.encoder.quantize_int8()
-        after = model(ids, lengths)
-        # Padding must still not reach a review's state: the short review scores alone as in the batch.
-        alone = model(ids[1:, :2], lengths[1:])
-    assert torch.allclose(before, after, atol=0.05) and torch.allclose(after[1], alone[0], atol=1e-5)
 
 
 def test_evaluate_reads_pos_neg_folders_csv_and_jsonl(bilstm_run, tmp_path, capsys):

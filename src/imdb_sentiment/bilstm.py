@@ -105,25 +105,7 @@ class BiLSTMEncoder(nn.Module):
         mask = padding_mask(lengths, forward_out.size(1))[:, :, None].to(forward_out.dtype)
         return torch.cat([forward_out, reverse_within_length(backward_out, lengths)], dim=-1) * mask
 
-    def quantize_int8(self) -> None:
-        """Inference with int8 LSTM weights (dynamic quantization: activations stay float). Each direction becomes
-        its own one-direction quantized LSTM, so padded-exact still reads each review reversed within its length."""
-        from torch.ao.quantization import quantize_dynamic
-
-        if self.mode != "padded_exact":
-            raise ValueError("int8 inference runs on the padded_exact encoder")
-        self.int8_directions = {}
-        for layer in range(self.lstm.num_layers):
-            for name in (f"l{layer}", f"l{layer}_reverse"):
-                source = getattr(self.lstm, f"weight_ih_{name}")
-                single = nn.LSTM(source.size(1), self.lstm.hidden_size, batch_first=True)
-                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    getattr(single, f"{kind}_l0").data.copy_(getattr(self.lstm, f"{kind}_{name}"))
-                self.int8_directions[name] = quantize_dynamic(single.eval(), {nn.LSTM}, dtype=torch.qint8)
-
     def _run_direction(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        if name in getattr(self, "int8_directions", {}):
-            return self.int8_directions[name](x)[0]
         # torch.lstm is the op behind nn.LSTM.forward; calling it per direction lets the backward direction see
         # reviews reversed within their lengths while keeping nn.LSTM's parameters and state-dict layout.
         params = [getattr(self.lstm, f"{kind}_{name}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]

@@ -276,7 +276,7 @@ class CompareArgs(Section):
     batch_size: int = arg(64, "batch size for the throughput measurement", ge=1)
     throughput_reviews: int = arg(2000, "random test reviews timed in batches for throughput", ge=1)
     latency_reviews: int = arg(100, "of those, timed one at a time for latency percentiles", ge=1)
-    quantize: str | None = arg(None, "score and time BiLSTM and Transformer runs with dynamic int8 weights",
+    quantize: str | None = arg(None, "score and time BiLSTM and Transformer runs in int8",
                                choices=("int8",))
     extra_eval: list[str] | None = arg(None, "other labelled sets every model is also scored on (a folder of pos/ "
                                              "and neg/ .txt files, or a .csv / .jsonl with text and label columns): "

@@ -90,11 +90,12 @@ class Predictor:
         return torch.autocast(device, dtype=torch.bfloat16)
 
     def quantize(self, mode: str) -> None:
-        """Dynamic int8 weights for the model's matrix multiplies (activations stay float), for CPU inference."""
+        """int8 for CPU inference, built once and cached in the run directory (quantize.py says how, per kind)."""
         if mode != "int8":
             raise runs.RunError(f"unknown quantization {mode!r}; use int8")
-        with warnings.catch_warnings():  # torch.ao's deprecation notices: the kernels are current and fast
-            warnings.filterwarnings("ignore", message=".*(deprecated|quantize_per_tensor).*")
+        with warnings.catch_warnings():  # the exporters' notes on tracing, addressed to library authors
+            warnings.filterwarnings("ignore", category=UserWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
             self._quantize_int8()
         self.quantized = mode
         self.name += f"-{mode}"
@@ -148,10 +149,9 @@ class BiLSTMPredictor(Predictor):
         self.model, self.vocab, self.cfg = load_bilstm_run(run_dir)
 
     def _quantize_int8(self):
-        from torch.ao.quantization import quantize_dynamic
+        from .quantize import bilstm_int8
 
-        self.model.encoder.quantize_int8()
-        self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.int8 = bilstm_int8(self.model, self.run_dir)
 
     def _encode(self, texts):
         from .batches import encode_review
@@ -169,8 +169,9 @@ class BiLSTMPredictor(Predictor):
         # model's output, so rounding the length up to a multiple of 16 bounds the shapes at little extra work.
         multiple = 1 if self.cfg.model.encoder == "naive" else PAD_MULTIPLE
         batch = pad_collate([{"input_ids": x, "label": 0, "index": 0} for x in batch_ids], pad_to, multiple)
+        model = self.int8 if self.quantized else self.model
         with self.autocast():
-            return torch.sigmoid(self.model(batch["input_ids"], batch["lengths"]).float()).numpy()
+            return torch.sigmoid(model(batch["input_ids"], batch["lengths"]).float()).numpy()
 
 
 class TransformerPredictor(Predictor):
@@ -184,9 +185,23 @@ class TransformerPredictor(Predictor):
         self.collate = make_collator(self.tokenizer, self.cfg.model.padding, self.cfg.model.max_length)
 
     def _quantize_int8(self):
-        from torch.ao.quantization import quantize_dynamic
+        from .quantize import transformer_int8
 
-        self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.int8 = transformer_int8(self.model, self.run_dir, self._calibration_batches)
+
+    def _calibration_batches(self):
+        """Training reviews of the run's own dataset, in length order: what sets the int8 activation scales."""
+        from .data import DataError, splits_for, stratified_sample
+        from .quantize import CALIBRATION_REVIEWS
+
+        try:
+            reviews = stratified_sample(splits_for(self.cfg)["train"], CALIBRATION_REVIEWS, 0)
+        except DataError as err:
+            raise runs.RunError(f"{self.name}: int8 calibrates once on {CALIBRATION_REVIEWS} training reviews and "
+                                f"caches the result in the run directory, but the dataset is not readable: {err}")
+        ids = sorted(self._encode(reviews.texts)[0], key=len)
+        for start in range(0, len(ids), 32):
+            yield self.collate([{"input_ids": x} for x in ids[start:start + 32]])
 
     def _encode(self, texts):
         from .transformer import encode
@@ -197,6 +212,8 @@ class TransformerPredictor(Predictor):
 
     def logits(self, batch_ids) -> np.ndarray:
         batch = self.collate([{"input_ids": x} for x in batch_ids])
+        if self.quantized:
+            return self.int8(batch["input_ids"], batch["attention_mask"]).numpy()
         with self.autocast():
             return self.model(**batch).logits.float().numpy()
 

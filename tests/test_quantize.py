@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from imdb_sentiment import quantize, runs
+
+pytest.importorskip("onnxruntime", reason="--quantize int8 needs the int8 extra (pip install -e '.[int8]')")
+pytest.importorskip("torchao", reason="--quantize int8 needs the int8 extra (pip install -e '.[int8]')")
+
+
+@pytest.fixture
+def bilstm(bilstm_run):
+    from imdb_sentiment.training import load_bilstm_run
+
+    return load_bilstm_run(bilstm_run)[0]
+
+
+def test_the_int8_bilstm_keeps_padding_out_of_each_review(bilstm, tmp_path):
+    ids, lengths = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]]), torch.tensor([4, 2])
+    int8 = quantize.bilstm_int8(bilstm, tmp_path)
+    with torch.inference_mode():
+        before, after = bilstm(ids, lengths), int8(ids, lengths)
+    # More padding changes nothing. (A review scored alone may move by a thousandth: the LSTM's input is quantized
+    # with one scale per batch, so batchmates matter that much, padding not at all.)
+    padded = int8(torch.nn.functional.pad(ids, (0, 4)), lengths)
+    assert not torch.equal(before, after) and torch.allclose(before, after, atol=0.05)
+    assert torch.allclose(after, padded, atol=1e-6)
+
+
+def test_the_int8_graph_is_cached_with_its_weights_fingerprint(bilstm, tmp_path, monkeypatch):
+    quantize.bilstm_int8(bilstm, tmp_path)
+    graph, stamp = tmp_path / "int8" / "bilstm.onnx", tmp_path / "int8" / "bilstm.onnx.fingerprint"
+    assert graph.exists() and stamp.read_text().strip() == quantize.fingerprint(
+        bilstm, f"torch {torch.__version__}", f"onnxruntime {__import__('onnxruntime').__version__}", "padded_exact")
+
+    def no_export(*_):
+        raise AssertionError("rebuilt a graph that was cached")
+
+    monkeypatch.setattr(quantize, "_export_bilstm", no_export)
+    quantize.bilstm_int8(bilstm, tmp_path)  # same weights: the cached graph
+    with torch.no_grad():
+        bilstm.head.bias.add_(1.0)
+    with pytest.raises(AssertionError, match="rebuilt"):  # retrained weights: a new graph
+        quantize.bilstm_int8(bilstm, tmp_path)
+
+
+def test_an_interrupted_build_leaves_no_cache_behind(bilstm, tmp_path):
+    def interrupted(out: Path):
+        out.write_bytes(b"half a graph")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        quantize.cached(tmp_path, "bilstm.onnx", "key", interrupted)
+    assert not (tmp_path / "int8" / "bilstm.onnx").exists()
+    assert quantize.cached(tmp_path, "bilstm.onnx", "key", lambda out: out.write_bytes(b"graph")).read_bytes() == b"graph"
+
+
+def test_the_installed_built_in_model_caches_in_the_users_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    builtin = Path(quantize.__file__).parent / "builtin"
+    assert quantize.cache_folder(builtin, "abc") == tmp_path / "imdb-sentiment" / "int8" / "builtin-abc"
+    (tmp_path / "run").mkdir()
+    assert quantize.cache_folder(tmp_path / "run", "abc") == tmp_path / "run" / "int8"
+
+
+def test_the_packed_encoder_is_refused_with_a_reason(bilstm, tmp_path):
+    bilstm.encoder.mode = "packed"
+    with pytest.raises(runs.RunError, match="padded_exact and naive"):
+        quantize.bilstm_int8(bilstm, tmp_path)
+
+
+def test_the_int8_transformer_needs_a_compiler_and_says_so(transformer_run, monkeypatch):
+    from imdb_sentiment.predict import load_predictor
+
+    monkeypatch.setattr(quantize, "compiler", lambda: None)
+    with pytest.raises(runs.RunError, match="C\\+\\+ compiler"):
+        load_predictor(transformer_run, quantize="int8")
+
+
+def test_int8_calibration_without_the_dataset_says_what_it_needs(transformer_run, tmp_path, monkeypatch):
+    import shutil
+
+    from imdb_sentiment import data
+    from imdb_sentiment.predict import load_predictor
+
+    run = shutil.copytree(transformer_run, tmp_path / "run", ignore=shutil.ignore_patterns("int8"))
+
+    def missing(*_, **__):
+        raise data.DataError("no aclImdb folder or archive at /nowhere")
+
+    monkeypatch.setattr(data, "splits_for", missing)
+    with pytest.raises(runs.RunError, match="calibrates once on 256 training reviews.*/nowhere"):
+        load_predictor(run, quantize="int8")
+
+
+def test_the_int8_transformer_is_cached_and_needs_no_data_once_built(transformer_run, monkeypatch):
+    from imdb_sentiment import data
+    from imdb_sentiment.predict import load_predictor
+
+    texts = ["A wonderful, moving film.", "Dull and far too long."]
+    first = [p.p_positive for p in load_predictor(transformer_run, quantize="int8").predict(texts)]
+    assert (Path(transformer_run) / "int8" / "transformer.pt2").exists()
+    monkeypatch.setattr(data, "splits_for", lambda *_, **__: pytest.fail("calibrated again"))
+    again = [p.p_positive for p in load_predictor(transformer_run, quantize="int8").predict(texts)]
+    assert again == pytest.approx(first, abs=1e-6)
