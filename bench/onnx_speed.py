@@ -1,15 +1,17 @@
-"""PyTorch against ONNX Runtime for a Transformer run on a CPU: fp32 and dynamic int8 in both, bf16 autocast in
-PyTorch, on the same batches of the same test reviews.
+"""PyTorch against ONNX Runtime for a Transformer run on a CPU: fp32, dynamic int8 and static int8 in both, bf16
+autocast in PyTorch, on the same batches of the same test reviews.
 
-    pip install onnxruntime onnx onnxscript
+    pip install -e '.[int8]'
     python bench/onnx_speed.py --run runs/minilm-l6-bf16 [--reviews 1000] [--json results/inference/onnx.json]
     python bench/onnx_speed.py --quick        # a tiny DistilBERT: the code path in seconds, not the numbers
 
-The model is exported once with torch.onnx (dynamic batch and length) and quantized with onnxruntime's
-quantize_dynamic (int8 weights, per-channel off, as PyTorch's dynamic quantization), as exported and after
-onnxruntime's BERT graph fusions ("fused": attention, layer norm and GELU as single kernels, what optimum's
-optimization levels apply); PyTorch's int8 is
-torch.ao.quantization.quantize_dynamic on the Linear layers (`--quantize int8`). Every variant scores the same
+The model is exported once with torch.onnx (dynamic batch and length) and quantized by onnxruntime: dynamically
+(int8 weights, per-channel off, as PyTorch's dynamic quantization), as exported and after onnxruntime's BERT graph
+fusions ("fused": attention, layer norm and GELU as single kernels, what optimum's optimization levels apply); and
+statically (QDQ, weights per channel, activation scales calibrated on the 256 training reviews that `--quantize
+int8` uses). On the PyTorch side: dynamic int8 (torch.ao's quantize_dynamic on the Linear layers, what `--quantize
+int8` was until 2026-11-24) and `--quantize int8` itself (static, torchao and TorchInductor; quantize.py).
+Every variant scores the same
 length-sorted batches of `--batch_size` (the run's own encoding: its max length and truncation), with the same
 number of threads, after one warm-up batch; throughput is reviews per second over all of them. Accuracy and
 agreement with PyTorch fp32 are on those reviews.
@@ -59,7 +61,9 @@ def main() -> None:
 
     import onnx
     import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
     from onnxruntime.transformers import optimizer
 
     from imdb_sentiment.data import splits_for, stratified_sample
@@ -89,6 +93,14 @@ def main() -> None:
     # fused operators are outside ONNX's shape inference, so the quantizer is told their tensors are float
     quantize_dynamic(str(fused_path), str(fused_int8_path), weight_type=QuantType.QInt8,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    # static int8 (QDQ, weights per channel), activation scales from the training reviews `--quantize int8` uses
+    static_path = work / "model.static.onnx"
+    quant_pre_process(str(fp32_path), str(work / "model.pre.onnx"))
+    calibration = iter([{k: b[k].numpy() for k in ("input_ids", "attention_mask")}
+                        for b in predictor._calibration_batches()])
+    reader = type("Calibration", (CalibrationDataReader,), {"get_next": lambda self: next(calibration, None)})()
+    quantize_static(str(work / "model.pre.onnx"), str(static_path), reader, quant_format=QuantFormat.QDQ,
+                    per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
 
@@ -105,13 +117,24 @@ def main() -> None:
 
     from torch.ao.quantization import quantize_dynamic as torch_quantize_dynamic
 
+    def shipped_int8():
+        int8 = TransformerPredictor(args.run, args.batch_size)
+        int8.quantize("int8")
+
+        def score(b):
+            with torch.inference_mode():
+                return int8.int8(b["input_ids"], b["attention_mask"]).numpy()
+        return score
+
     variants = {"pytorch fp32": lambda: torch_scorer(predictor.model),
                 "pytorch int8 dynamic": lambda: torch_scorer(torch_quantize_dynamic(predictor.model, {torch.nn.Linear},
                                                                                     dtype=torch.qint8)),
                 "onnxruntime fp32": lambda: onnx_scorer(fp32_path),
                 "onnxruntime int8 dynamic": lambda: onnx_scorer(int8_path),
                 "onnxruntime fused fp32": lambda: onnx_scorer(fused_path),
-                "onnxruntime fused int8 dynamic": lambda: onnx_scorer(fused_int8_path)}
+                "onnxruntime fused int8 dynamic": lambda: onnx_scorer(fused_int8_path),
+                "onnxruntime int8 static": lambda: onnx_scorer(static_path),
+                "pytorch int8 static (--quantize int8)": shipped_int8}
     if runs.cpu_has_bf16():
         variants["pytorch bf16 autocast"] = lambda: torch_scorer(predictor.model, bf16=True)
     rows, base = [], None
@@ -123,9 +146,9 @@ def main() -> None:
                      "accuracy": float(correct.mean()),
                      "label_agreement_with_fp32": float(((probs >= 0.5) == (base["probs"] >= 0.5)).mean()),
                      "mean_abs_p_change": float(np.abs(probs - base["probs"]).mean())})
-        print(f"{name:<26}{speed:>9.1f} reviews/s {rows[-1]['speedup_vs_pytorch_fp32']:>6.2f}x  accuracy "
+        print(f"{name:<38}{speed:>9.1f} reviews/s {rows[-1]['speedup_vs_pytorch_fp32']:>6.2f}x  accuracy "
               f"{rows[-1]['accuracy']:.2%}  labels as fp32 {rows[-1]['label_agreement_with_fp32']:.1%}", flush=True)
-    sizes = {p.name: p.stat().st_size for p in (fp32_path, int8_path, fused_path, fused_int8_path)}
+    sizes = {p.name: p.stat().st_size for p in (fp32_path, int8_path, fused_path, fused_int8_path, static_path)}
     document = {"run": args.run, "reviews": len(labels), "batch_size": args.batch_size, "threads": args.threads,
                 "onnx_bytes": sizes, "rows": rows, "hardware": hardware(), "onnxruntime": ort.__version__,
                 "date": today()}
@@ -133,8 +156,8 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
     speed = {r["variant"]: r["reviews_per_second"] for r in rows}
-    best_onnx = max(speed["onnxruntime int8 dynamic"], speed["onnxruntime fused int8 dynamic"])
-    print(f"onnx_int8_over_pytorch_int8={best_onnx / speed['pytorch int8 dynamic']:.2f}")
+    best_onnx = max(v for k, v in speed.items() if k.startswith("onnxruntime") and "int8" in k)
+    print(f"onnx_int8_over_pytorch_int8={best_onnx / speed['pytorch int8 static (--quantize int8)']:.2f}")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def cached(run_dir: Path, filename: str, key: str, build: Callable[[Path], None]
     if path.exists() and stamp.exists() and stamp.read_text().strip() == key:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(filename + ".partial")
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")  # torch.export.save wants its suffix kept
     build(partial)
     partial.replace(path)  # an interrupted build leaves a .partial file, never a half-written cache
     stamp.write_text(key + "\n")
@@ -77,9 +77,7 @@ def _quiet(*loggers: str):
 
 def _require(module: str):
     try:
-        # torchao reports, at import, CUDA kernels that a CPU build cannot load, and torch notes its enums
-        with _quiet("torchao", "torch.utils._pytree"):
-            return __import__(module)
+        return __import__(module)
     except ImportError as err:
         raise runs.RunError(f"--quantize int8 needs {module} ({INSTALL_HINT})") from err
 
