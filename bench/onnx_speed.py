@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -95,7 +96,12 @@ def main() -> None:
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     # static int8 (QDQ, weights per channel), activation scales from the training reviews `--quantize int8` uses
     static_path = work / "model.static.onnx"
-    quant_pre_process(str(fp32_path), str(work / "model.pre.onnx"), skip_symbolic_shape=True)
+    cwd = os.getcwd()
+    os.chdir(work)  # the pre-processing leaves temporary files in the working directory
+    try:
+        quant_pre_process(str(fp32_path), str(work / "model.pre.onnx"), skip_symbolic_shape=True)
+    finally:
+        os.chdir(cwd)
     calibration = iter([{k: b[k].numpy() for k in ("input_ids", "attention_mask")}
                         for b in predictor._calibration_batches()])
     reader = type("Calibration", (CalibrationDataReader,), {"get_next": lambda self: next(calibration, None)})()
