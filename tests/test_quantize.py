@@ -28,8 +28,9 @@ def test_the_int8_bilstm_keeps_padding_out_of_each_review(bilstm, tmp_path):
     assert torch.allclose(after, padded, atol=1e-6)
 
 
-def test_the_int8_graph_is_cached_with_its_weights_fingerprint(bilstm, tmp_path, monkeypatch):
+def test_the_int8_graph_is_cached_with_its_weights_fingerprint(bilstm, tmp_path, monkeypatch, capsys):
     quantize.bilstm_int8(bilstm, tmp_path)
+    assert "int8: building" in capsys.readouterr().err  # the one slow step says what it is doing
     graph, stamp = tmp_path / "int8" / "bilstm.onnx", tmp_path / "int8" / "bilstm.onnx.fingerprint"
     assert graph.exists() and stamp.read_text().strip() == quantize.fingerprint(
         bilstm, f"torch {torch.__version__}", f"onnxruntime {__import__('onnxruntime').__version__}", "padded_exact")

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def cached(run_dir: Path, filename: str, key: str, build: Callable[[Path], None]
     if path.exists() and stamp.exists() and stamp.read_text().strip() == key:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"int8: building {path} (once for these weights)", file=sys.stderr)
     partial = path.with_name(f"{path.stem}.partial{path.suffix}")  # torch.export.save wants its suffix kept
     build(partial)
     partial.replace(path)  # an interrupted build leaves a .partial file, never a half-written cache
@@ -151,6 +153,7 @@ def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], 
                       f"calibration {CALIBRATION_REVIEWS}")
     path = cached(run_dir, "transformer.pt2", key,
                   lambda out: torch.export.save(_static_int8_program(model, list(calibration())), out))
+    print("int8: compiling the Transformer with TorchInductor (about half a minute on 2 cores)", file=sys.stderr)
     with torch.inference_mode():  # as predictions run: grad mode is part of what a compiled graph is valid for
         int8 = Int8Transformer(torch.export.load(path).module(), bf16=runs.cpu_has_bf16())
         # Compile now, for a batch and for a single review (size 1 is specialised), not on a user's first request.
