@@ -5,7 +5,7 @@
 - Transformer: static int8 by PyTorch 2 export quantization (torchao's `X86InductorQuantizer`): weights per channel,
   activation scales calibrated once on 256 training reviews, the graph compiled by TorchInductor, and the layers
   left in floating point run in bf16 where the CPU has it natively. Dynamic int8 (weights only) was 1.9x fp32; this
-  is 3x.
+  is 2.8-3.0x (results/inference/).
 
 Both are built once and cached in the run directory's `int8/` folder, stamped with a fingerprint of the weights and
 library versions they came from, so a retrained run or an upgraded library rebuilds them; a run directory that
@@ -95,7 +95,7 @@ def bilstm_int8(model: nn.Module, run_dir: Path) -> Callable[[torch.Tensor, torc
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     # ONNX Runtime's threads spin between calls by default and then compete with PyTorch's for the same cores:
-    # with spinning on, the int8 model ran at 0.86x fp32 instead of 1.8x.
+    # with spinning on, the int8 model ran at 0.86x fp32 in a trial, against 1.66x without (results/inference/).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
