@@ -32,14 +32,17 @@ def test_the_int8_graph_is_cached_with_its_weights_fingerprint(bilstm, tmp_path,
     quantize.bilstm_int8(bilstm, tmp_path)
     assert "int8: building" in capsys.readouterr().err  # the one slow step says what it is doing
     graph, stamp = tmp_path / "int8" / "bilstm.onnx", tmp_path / "int8" / "bilstm.onnx.fingerprint"
-    assert graph.exists() and stamp.read_text().strip() == quantize.fingerprint(
-        bilstm, f"torch {torch.__version__}", f"onnxruntime {__import__('onnxruntime').__version__}", "padded_exact")
+    assert graph.exists() and stamp.read_text().strip()
 
     def no_export(*_):
         raise AssertionError("rebuilt a graph that was cached")
 
     monkeypatch.setattr(quantize, "_export_bilstm", no_export)
     quantize.bilstm_int8(bilstm, tmp_path)  # same weights: the cached graph
+    with monkeypatch.context() as upgraded:
+        upgraded.setattr(__import__("onnxruntime"), "__version__", "99.0")
+        with pytest.raises(AssertionError, match="rebuilt"):  # another converter: a new graph
+            quantize.bilstm_int8(bilstm, tmp_path)
     with torch.no_grad():
         bilstm.head.bias.add_(1.0)
     with pytest.raises(AssertionError, match="rebuilt"):  # retrained weights: a new graph

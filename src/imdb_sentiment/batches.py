@@ -80,14 +80,15 @@ class LengthBucketSampler(Sampler[list[int]]):
 def pad_collate(items: list[dict], pad_to: int | None = None, multiple_of: int = 1) -> dict[str, torch.Tensor]:
     """Right-pad to the batch's longest review rounded up to `multiple_of` (or to `pad_to`, as a naive pipeline
     does)."""
-    lengths = torch.tensor([len(item["input_ids"]) for item in items])
+    lengths = np.fromiter((len(item["input_ids"]) for item in items), dtype=np.int64, count=len(items))
     width = pad_to or -(-int(lengths.max()) // multiple_of) * multiple_of
-    input_ids = torch.full((len(items), width), PAD_ID, dtype=torch.long)
+    # Filled in numpy, which copies a Python list into a row several times faster than a tensor per row does.
+    input_ids = np.full((len(items), width), PAD_ID, dtype=np.int64)
     for row, item in enumerate(items):
-        input_ids[row, :len(item["input_ids"])] = torch.tensor(item["input_ids"])
+        input_ids[row, :len(item["input_ids"])] = item["input_ids"]
     batch = {
-        "input_ids": input_ids,
-        "lengths": lengths,
+        "input_ids": torch.from_numpy(input_ids),
+        "lengths": torch.from_numpy(lengths),
         "labels": torch.tensor([item["label"] for item in items]),
         "index": torch.tensor([item["index"] for item in items]),
     }

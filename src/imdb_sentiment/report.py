@@ -72,6 +72,8 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             latencies.append(1000 * (time.perf_counter() - start))
         trained = json.loads((Path(run_dir) / "metrics.json").read_text())
         history = Path(run_dir) / "history.json"
+        if not models:  # the runs share their training reviews (checked above), so one count holds for all
+            train_samples = trained.get("train_samples")
         models[predictor.name] = {
             "kind": predictor.kind, "variant": trained.get("variant"), "run_dir": str(run_dir),
             **metrics_with_interval(test.labels, probs, seed), "params": trained.get("params"),
@@ -84,7 +86,8 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             "probs": probs,
         }
     return {"test": test, "models": models, "batch_size": batch_size, "latency_reviews": len(latency_sample),
-            "throughput_reviews": len(speed_sample), "hardware": runs.hardware(), "date": runs.today()}
+            "throughput_reviews": len(speed_sample), "hardware": runs.hardware(), "date": runs.today(),
+            "train_samples": train_samples}
 
 
 def compare_pairs(scored: dict) -> list[dict]:
@@ -405,7 +408,6 @@ def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None =
     `full_accuracy` ({model: test accuracy of its full run}) puts a small-data run beside the full results."""
     scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
     scored["other_data"] = score_other_data(run_dirs, list(scored["models"]), extra_eval or [], quantize)
-    scored["train_samples"] = json.loads((Path(run_dirs[0]) / "metrics.json").read_text()).get("train_samples")
     return write_report(scored, output_dir, note, full_accuracy)
 
 
