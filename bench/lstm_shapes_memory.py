@@ -42,9 +42,16 @@ def main() -> None:
     predictor = predict.load_predictor(args.run, quantize=args.quantize)
     rng = random.Random(0)
     shapes, padded_shapes = set(), set()  # as drawn, and as the model received them
-    model = predictor.int8 if args.quantize else predictor.model
-    if isinstance(model, torch.nn.Module):  # the int8 BiLSTM is an ONNX Runtime session
-        model.register_forward_pre_hook(lambda module, args: padded_shapes.add(tuple(args[0].shape)))
+    if args.quantize:  # an int8 model is a compiled module or, for the BiLSTM, an ONNX Runtime session's function
+        int8 = predictor.int8
+
+        def recorded(input_ids, *rest):
+            padded_shapes.add(tuple(input_ids.shape))
+            return int8(input_ids, *rest)
+
+        predictor.int8 = recorded
+    else:
+        predictor.model.register_forward_pre_hook(lambda module, args: padded_shapes.add(tuple(args[0].shape)))
     samples = [{"batches": 0, "shapes": 0, "rss_mb": round(rss_mb(os.getpid()), 1)}]
     start, batches = time.monotonic(), 0
     while time.monotonic() - start < args.seconds:
