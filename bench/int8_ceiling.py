@@ -14,7 +14,8 @@ kernel the PyPI wheel lacks. For each length the script times, on batches of `--
 - attention alone: every layer's scaled-dot-product attention on inputs of the model's shapes, as the int8 model
   runs it (bf16 if the CPU has it);
 
-and once, the int8 peak: one `--peak_size`-cubed matrix multiply through the same recipe (PT2E static int8, compiled).
+and once, the int8 peak: one `--peak_size`-cubed matrix multiply through the same code (quantize.py's
+`calibrated_int8` and `CompiledInt8`).
 The linear layers' floor is their operation count at that peak. `ceiling` = fp32 time / (attention + that floor):
 the speed-up int8 would give if its matrix multiplies ran at the peak and everything else (layer norms, GELU,
 quantizing activations, small-matrix inefficiency) took no time; `rest_ms` is what the int8 model spends beyond
@@ -46,24 +47,14 @@ def seconds_per_call(fn, repeats: int) -> float:
 
 
 def int8_linear(in_features: int, out_features: int, tokens: int, bf16: bool):
-    """One Linear layer through the same static int8 recipe as quantize.py (PT2E, X86InductorQuantizer, frozen
-    and compiled), as a function of a (tokens, in) activation."""
-    from torch._inductor import config
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+    """One Linear layer in int8 as `--quantize int8` runs a Transformer's (quantize.py: calibrated, compiled),
+    as a function of a (tokens, in) activation."""
+    from imdb_sentiment.quantize import CompiledInt8, calibrated_int8
 
     layer, x = nn.Linear(in_features, out_features).eval(), torch.randn(tokens, in_features)
-    quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
     with torch.no_grad():
-        graph = prepare_pt2e(torch.export.export(layer, (x,)).module(), quantizer)
-        graph(x)
-        compiled = torch.compile(convert_pt2e(graph))
-
-    def run():
-        with config.patch(freezing=True), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return compiled(x)
-
-    return run
+        int8 = CompiledInt8(calibrated_int8(torch.export.export(layer, (x,)).module(), [((x,), {})]), bf16)
+    return lambda: int8(x)
 
 
 def linear_ops_per_token(model: nn.Module) -> int:

@@ -125,21 +125,29 @@ def compiler() -> str | None:
     return next(filter(None, (shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++"))), None)
 
 
-class Int8Transformer(nn.Module):
-    """A statically quantized, compiled sequence classifier: (input_ids, attention_mask) -> logits."""
+class CompiledInt8(nn.Module):
+    """A calibrated int8 graph (`calibrated_int8`) compiled by TorchInductor, the layers it leaves in floating point
+    run in bf16 if `bf16`."""
 
     def __init__(self, program: nn.Module, bf16: bool):
         super().__init__()
         self.program = torch.compile(program, dynamic=True)
         self.bf16 = bf16
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, *args, **kwargs):
         from torch._inductor import config
 
         # Freezing folds the weights into the graph as constants, which is what lets Inductor pack them for
         # oneDNN's int8 kernels; set for these calls only, as it would change any other compiled model's behaviour.
         with config.patch(freezing=True), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            return self.program(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+            return self.program(*args, **kwargs)
+
+
+class Int8Transformer(CompiledInt8):
+    """A statically quantized, compiled sequence classifier: (input_ids, attention_mask) -> logits."""
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return super().forward(input_ids=input_ids, attention_mask=attention_mask).logits.float()
 
 
 def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], Iterable[dict]]) -> Int8Transformer:
@@ -162,18 +170,25 @@ def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], 
     return int8
 
 
-def _static_int8_program(model: nn.Module, batches: list[dict]):
+def calibrated_int8(graph: nn.Module, examples: Iterable[tuple[tuple, dict]]) -> nn.Module:
+    """An exported graph (`torch.export.export(...).module()`) with int8 weights per channel and int8 activations
+    whose scales are observed on `examples` ((args, kwargs) pairs): torchao's X86InductorQuantizer recipe, which
+    TorchInductor lowers to oneDNN's int8 kernels."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
 
     quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+    graph = prepare_pt2e(graph, quantizer)
+    for args, kwargs in examples:  # observers record each activation's range
+        graph(*args, **kwargs)
+    return convert_pt2e(graph)
+
+
+def _static_int8_program(model: nn.Module, batches: list[dict]):
     inputs = [{k: b[k] for k in ("input_ids", "attention_mask")} for b in batches]
     batch, length = torch.export.Dim("batch", max=4096), torch.export.Dim.DYNAMIC
     shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
     with torch.no_grad():
         graph = torch.export.export(model.eval(), (), inputs[0], dynamic_shapes=shapes).module()
-        graph = prepare_pt2e(graph, quantizer)
-        for example in inputs:  # observers record each activation's range
-            graph(**example)
-        graph = convert_pt2e(graph)
+        graph = calibrated_int8(graph, [((), example) for example in inputs])
         return torch.export.export(graph, (), inputs[0], dynamic_shapes=shapes)
