@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 
 
 class _CpuBuildNotices(logging.Filter):
-    """torchao (the int8 extra, imported by transformers whenever a model loads) logs, on a CPU-only torch, that its
+    """torchao, where installed (transformers imports it whenever a model loads), logs, on a CPU-only torch, that its
     CUDA kernels cannot load, and torch then notes torchao's enum registrations: warnings about nothing this project
     uses, printed on every model load."""
 

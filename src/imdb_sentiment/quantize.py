@@ -2,10 +2,10 @@
 
 - BiLSTM: the whole classifier exported to ONNX, its LSTM given int8 weights by ONNX Runtime's dynamic quantization
   (`DynamicQuantizeLSTM`). PyTorch's dynamic int8 LSTM was slower than its fp32 oneDNN kernel (0.94x).
-- Transformer: static int8 by PyTorch 2 export quantization (torchao's `X86InductorQuantizer`): weights per channel,
-  activation scales calibrated once on 256 training reviews, the graph compiled by TorchInductor, and the layers
-  left in floating point run in bf16 where the CPU has it natively. Dynamic int8 (weights only) was 1.9x fp32; this
-  is 2.8-3.0x (results/inference/).
+- Transformer: static int8 on OpenVINO, by NNCF's post-training quantization: weights per channel, activation scales
+  calibrated once on 256 training reviews, attention's query-key product in int8 too, and what stays in floating point
+  in bf16 where the CPU has it natively. torchao's static int8 (PyTorch 2 export, compiled by TorchInductor) was
+  2.8-3.0x fp32 here: it leaves attention in floating point, where 40% of its time went (results/inference/).
 
 Both are built once and cached in the run directory's `int8/` folder, stamped with a fingerprint of the weights and
 library versions they came from, so a retrained run or an upgraded library rebuilds them; a run directory that
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import logging
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -59,6 +61,8 @@ def cached(run_dir: Path, filename: str, key: str, build: Callable[[Path], None]
     print(f"int8: building {path} (once for these weights)", file=sys.stderr)
     partial = path.with_name(f"{path.stem}.partial{path.suffix}")  # torch.export.save wants its suffix kept
     build(partial)
+    if path.is_dir():  # a folder (an OpenVINO model's files) built for other weights
+        shutil.rmtree(path)
     partial.replace(path)  # an interrupted build leaves a .partial file, never a half-written cache
     stamp.write_text(key + "\n")
     return path
@@ -82,6 +86,13 @@ def _require(module: str):
         return __import__(module)
     except ImportError as err:
         raise runs.RunError(f"--quantize int8 needs {module} ({INSTALL_HINT})") from err
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError as err:
+        raise runs.RunError(f"--quantize int8 needs {package} ({INSTALL_HINT})") from err
 
 
 def bilstm_int8(model: nn.Module, run_dir: Path) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -120,75 +131,49 @@ def _export_bilstm(model: nn.Module, out: Path) -> None:
     float_graph.unlink()
 
 
-def compiler() -> str | None:
-    """The C++ compiler TorchInductor would use, if there is one."""
-    return next(filter(None, (shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++"))), None)
+class OpenVinoTransformer:
+    """(input_ids, attention_mask) -> logits from the run's int8 OpenVINO model, one call at a time (an infer
+    request is not safe to share between threads, and on a CPU a second one would only compete for its cores)."""
+
+    def __init__(self, compiled):
+        self.request = compiled.create_infer_request()
+        self.lock = threading.Lock()
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        with self.lock:
+            outputs = self.request.infer({"input_ids": input_ids.long().numpy(),
+                                          "attention_mask": attention_mask.long().numpy()})
+        return torch.from_numpy(outputs[0]).float()
 
 
-class CompiledInt8(nn.Module):
-    """A calibrated int8 graph (`calibrated_int8`) compiled by TorchInductor, the layers it leaves in floating point
-    run in bf16 if `bf16`."""
-
-    def __init__(self, program: nn.Module, bf16: bool):
-        super().__init__()
-        self.program = torch.compile(program, dynamic=True)
-        self.bf16 = bf16
-
-    def forward(self, *args, **kwargs):
-        from torch._inductor import config
-
-        # Freezing folds the weights into the graph as constants, which is what lets Inductor pack them for
-        # oneDNN's int8 kernels; set for these calls only, as it would change any other compiled model's behaviour.
-        with config.patch(freezing=True), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            return self.program(*args, **kwargs)
-
-
-class Int8Transformer(CompiledInt8):
-    """A statically quantized, compiled sequence classifier: (input_ids, attention_mask) -> logits."""
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return super().forward(input_ids=input_ids, attention_mask=attention_mask).logits.float()
-
-
-def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], Iterable[dict]]) -> Int8Transformer:
-    """The run's Transformer in static int8, compiled and warmed up; `calibration` gives the batches (dicts of
+def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], Iterable[dict]]) -> OpenVinoTransformer:
+    """The run's Transformer in static int8 on OpenVINO, warmed up; `calibration` gives the batches (dicts of
     input_ids and attention_mask) whose activations set the int8 scales the first time."""
-    torchao = _require("torchao")
-    if compiler() is None:
-        raise runs.RunError("--quantize int8 compiles the Transformer with TorchInductor, which needs a C++ compiler "
-                            "(g++ or clang++); none was found on PATH")
-    key = fingerprint(model, f"torch {torch.__version__}", f"torchao {torchao.__version__}",
-                      f"calibration {CALIBRATION_REVIEWS}")
-    path = cached(run_dir, "transformer.pt2", key,
-                  lambda out: torch.export.save(_static_int8_program(model, list(calibration())), out))
-    print("int8: compiling the Transformer with TorchInductor (about half a minute on 2 cores)", file=sys.stderr)
-    with torch.inference_mode():  # as predictions run: grad mode is part of what a compiled graph is valid for
-        int8 = Int8Transformer(torch.export.load(path).module(), bf16=runs.cpu_has_bf16())
-        # Compile now, for a batch and for a single review (size 1 is specialised), not on a user's first request.
-        for batch_size in (2, 1):
-            int8(torch.ones(batch_size, 16, dtype=torch.long), torch.ones(batch_size, 16, dtype=torch.long))
+    ov = _require("openvino")
+    versions = [f"{name} {_version(name)}" for name in ("torch", "openvino", "nncf")]  # nncf: imported to build only
+    key = fingerprint(model, *versions, f"calibration {CALIBRATION_REVIEWS}")
+    folder = cached(run_dir, "transformer.openvino", key, lambda out: _static_int8_openvino(model, calibration, out))
+    core = ov.Core()
+    compiled = core.compile_model(folder / "model.xml", "CPU", {
+        # bf16 for what stays in floating point (layer norms, GELU, softmax) where the CPU has it natively.
+        "INFERENCE_PRECISION_HINT": "bf16" if runs.cpu_has_bf16() else "f32",
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads()})
+    int8 = OpenVinoTransformer(compiled)
+    int8(torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))  # kernels chosen now, not later
     return int8
 
 
-def calibrated_int8(graph: nn.Module, examples: Iterable[tuple[tuple, dict]]) -> nn.Module:
-    """An exported graph (`torch.export.export(...).module()`) with int8 weights per channel and int8 activations
-    whose scales are observed on `examples` ((args, kwargs) pairs): torchao's X86InductorQuantizer recipe, which
-    TorchInductor lowers to oneDNN's int8 kernels."""
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+def _static_int8_openvino(model: nn.Module, calibration: Callable[[], Iterable[dict]], out: Path) -> None:
+    """NNCF's post-training int8 for Transformers: weights per channel, activation scales observed on the
+    calibration batches, for every linear layer and attention's query-key product."""
+    import openvino as ov
 
-    quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
-    graph = prepare_pt2e(graph, quantizer)
-    for args, kwargs in examples:  # observers record each activation's range
-        graph(*args, **kwargs)
-    return convert_pt2e(graph)
-
-
-def _static_int8_program(model: nn.Module, batches: list[dict]):
-    inputs = [{k: b[k] for k in ("input_ids", "attention_mask")} for b in batches]
-    batch, length = torch.export.Dim("batch", max=4096), torch.export.Dim.DYNAMIC
-    shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
-    with torch.no_grad():
-        graph = torch.export.export(model.eval(), (), inputs[0], dynamic_shapes=shapes).module()
-        graph = calibrated_int8(graph, [((), example) for example in inputs])
-        return torch.export.export(graph, (), inputs[0], dynamic_shapes=shapes)
+    nncf = _require("nncf")
+    batches = [{k: b[k].long().numpy() for k in ("input_ids", "attention_mask")} for b in calibration()]
+    with _quiet("nncf"), torch.no_grad():
+        example = {k: torch.from_numpy(v) for k, v in batches[-1].items()}
+        float_model = ov.convert_model(model.eval(), example_input=example)
+        int8 = nncf.quantize(float_model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
+                             subset_size=len(batches))
+    out.mkdir(parents=True, exist_ok=True)
+    ov.save_model(int8, out / "model.xml")
