@@ -114,12 +114,16 @@ def test_the_int8_transformer_keeps_padding_out_of_each_review(transformer_run):
     assert [p.p_positive for p in int8.predict(texts)] == pytest.approx(alone, abs=1e-4)
 
 
-def test_the_int8_transformer_is_cached_and_needs_no_data_once_built(transformer_run, monkeypatch):
+def test_the_int8_transformer_is_cached_and_needs_no_data_once_built(transformer_run, tmp_path, monkeypatch, capfd):
+    import shutil
+
     from imdb_sentiment import data
     from imdb_sentiment.predict import load_predictor
 
+    transformer_run = shutil.copytree(transformer_run, tmp_path / "run", ignore=shutil.ignore_patterns("int8"))
     texts = ["A wonderful, moving film.", "Dull and far too long."]
     first = [p.p_positive for p in load_predictor(transformer_run, quantize="int8").predict(texts)]
+    assert capfd.readouterr().out == ""  # building it draws on stderr: stdout is where predict writes its results
     assert (Path(transformer_run) / "int8" / "transformer.openvino" / "model.xml").exists()
     monkeypatch.setattr(data, "splits_for", lambda *_, **__: pytest.fail("calibrated again"))
     again = [p.p_positive for p in load_predictor(transformer_run, quantize="int8").predict(texts)]

@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -170,7 +171,10 @@ def _static_int8_openvino(model: nn.Module, calibration: Callable[[], Iterable[d
 
     nncf = _require("nncf")
     batches = [{k: b[k].long().numpy() for k in ("input_ids", "attention_mask")} for b in calibration()]
-    with _quiet("nncf"), torch.no_grad():
+    # NNCF draws its progress bars on stdout, where predict writes its results; tracing notes are for library authors.
+    with _quiet("nncf"), contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         example = {k: torch.from_numpy(v) for k, v in batches[-1].items()}
         float_model = ov.convert_model(model.eval(), example_input=example)
         int8 = nncf.quantize(float_model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
