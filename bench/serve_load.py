@@ -97,6 +97,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited with status {server.returncode}: {' '.join(command)}")
             try:
                 if httpx.get(f"{url}/models", timeout=1).status_code == 200:
                     break

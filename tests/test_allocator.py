@@ -31,6 +31,13 @@ def test_nothing_changes_when_opted_out_already_chosen_or_not_installed(installe
     assert allocator.preload_env({}) is None
 
 
+def test_int8_commands_keep_the_c_librarys_allocator_as_openvino_needs(installed):
+    assert allocator.preload_env({}, ["serve", "--quantize", "int8"]) is None
+    assert allocator.preload_env({}, ["predict", "--quantize=int8", "fine film"]) is None
+    assert allocator.preload_env({}, ["predict", "--quantize"])["LD_PRELOAD"] == FAKE  # argparse will say what is wrong
+    assert allocator.preload_env({}, ["predict", "int8"])["LD_PRELOAD"] == FAKE  # a review that says int8
+
+
 def test_the_command_reexecutes_itself_once_with_the_new_environment(installed, monkeypatch):
     calls = []
     monkeypatch.setattr(allocator.os, "execve", lambda path, argv, env: calls.append((argv, env)))

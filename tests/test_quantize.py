@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from imdb_sentiment import quantize, runs
+from imdb_sentiment import allocator, quantize, runs
 
 pytest.importorskip("onnxruntime", reason="--quantize int8 needs the int8 extra (pip install -e '.[int8]')")
 pytest.importorskip("openvino", reason="--quantize int8 needs the int8 extra (pip install -e '.[int8]')")
@@ -102,6 +102,28 @@ def test_int8_calibration_without_the_dataset_says_what_it_needs(transformer_run
     monkeypatch.setattr(data, "splits_for", missing)
     with pytest.raises(runs.RunError, match="calibrates once on 256 training reviews.*/nowhere"):
         load_predictor(run, quantize="int8")
+
+
+def test_the_int8_transformer_refuses_a_preloaded_allocator_instead_of_crashing(transformer_run, monkeypatch):
+    from imdb_sentiment.predict import load_predictor
+
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
+    with pytest.raises(runs.RunError, match="crashes under a preloaded tcmalloc.*IMDB_SENTIMENT_ALLOCATOR=system"):
+        load_predictor(transformer_run, quantize="int8")
+
+
+@pytest.mark.skipif(allocator.find_library("tcmalloc") is None, reason="tcmalloc is not installed here "
+                    "(Debian: libtcmalloc-minimal4; .ci/run installs it)")
+def test_the_int8_transformer_runs_from_the_command_where_tcmalloc_is_installed(transformer_run):
+    import subprocess
+    import sys
+
+    # The installed command preloads tcmalloc, under which OpenVINO aborts: an int8 command must run without it.
+    command = [sys.executable, "-m", "imdb_sentiment.allocator", "predict", "--run", str(transformer_run),
+               "--quantize", "int8", "A wonderful, moving film."]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "-int8: " in done.stdout and "P(positive)=" in done.stdout
 
 
 def test_the_int8_transformer_keeps_padding_out_of_each_review(transformer_run):

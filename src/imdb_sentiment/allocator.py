@@ -25,13 +25,28 @@ def find_library(name: str) -> str | None:
     return str(found[0]) if found else None
 
 
-def preload_env(environ: dict[str, str]) -> dict[str, str] | None:
+PRELOADED = ("tcmalloc", "jemalloc", "mimalloc")
+
+
+def preloaded(environ: dict[str, str]) -> str | None:
+    """The allocator LD_PRELOAD puts in front of the C library's, if any."""
+    return next((name for name in PRELOADED if name in environ.get("LD_PRELOAD", "")), None)
+
+
+def uses_openvino(argv: list[str]) -> bool:
+    """Whether the command line asks for int8, which runs Transformers on OpenVINO. OpenVINO's CPU plugin aborts
+    on its first use ("free(): invalid pointer") with a preloaded allocator: its libtbbbind frees memory with the
+    C library's own free (openvinotoolkit/openvino#29025; here too, without that library it ran)."""
+    return any(a == "--quantize=int8" or (a == "--quantize" and b == "int8") for a, b in zip(argv, argv[1:] + [""]))
+
+
+def preload_env(environ: dict[str, str], argv: list[str] = ()) -> dict[str, str] | None:
     """The environment to re-execute with so that tcmalloc is preloaded, or None where nothing should change: not
-    Linux, opted out, already preloaded, or not installed."""
+    Linux, opted out, already preloaded, not installed, or an int8 command (`uses_openvino`)."""
     if not sys.platform.startswith("linux") or environ.get(SETTING, "tcmalloc") != "tcmalloc":
         return None
-    if any(name in environ.get("LD_PRELOAD", "") for name in ("tcmalloc", "jemalloc", "mimalloc")):
-        return None  # the user (or a benchmark) chose an allocator already
+    if preloaded(environ) or uses_openvino(list(argv)):
+        return None  # an allocator chosen already (by the user or a benchmark), or one OpenVINO would crash under
     library = find_library("tcmalloc")
     if library is None:
         return None
@@ -42,7 +57,7 @@ def preload_env(environ: dict[str, str]) -> dict[str, str] | None:
 
 def command() -> None:
     """The `imdb-sentiment` command: re-executed once under tcmalloc where preload_env says to, then the CLI."""
-    env = preload_env(dict(os.environ))
+    env = preload_env(dict(os.environ), sys.argv[1:])
     if env is not None:
         try:
             os.execve(sys.executable, [sys.executable, "-m", "imdb_sentiment.cli", *sys.argv[1:]], env)

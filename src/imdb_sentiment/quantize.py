@@ -150,6 +150,11 @@ class OpenVinoTransformer:
 def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], Iterable[dict]]) -> OpenVinoTransformer:
     """The run's Transformer in static int8 on OpenVINO, warmed up; `calibration` gives the batches (dicts of
     input_ids and attention_mask) whose activations set the int8 scales the first time."""
+    from .allocator import SETTING, preloaded
+
+    if preloaded(os.environ):  # the command line's --quantize int8 keeps the default one out (allocator.py)
+        raise runs.RunError(f"OpenVINO, which runs the int8 Transformer, crashes under a preloaded {preloaded(os.environ)} "
+                            f"(LD_PRELOAD={os.environ['LD_PRELOAD']}); run without it, or set {SETTING}=system")
     ov = _require("openvino")
     versions = [f"{name} {_version(name)}" for name in ("torch", "openvino", "nncf")]  # nncf: imported to build only
     key = fingerprint(model, *versions, f"calibration {CALIBRATION_REVIEWS}")
