@@ -121,7 +121,7 @@ def test_the_int8_transformer_runs_from_the_command_where_tcmalloc_is_installed(
     # The installed command preloads tcmalloc, under which OpenVINO aborts: an int8 command must run without it.
     command = [sys.executable, "-m", "imdb_sentiment.allocator", "predict", "--run", str(transformer_run),
                "--quantize", "int8", "A wonderful, moving film."]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "-int8: " in done.stdout and "P(positive)=" in done.stdout
 
