@@ -60,11 +60,11 @@ def cached(run_dir: Path, filename: str, key: str, build: Callable[[Path], None]
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     print(f"int8: building {path} (once for these weights)", file=sys.stderr)
-    partial = path.with_name(f"{path.stem}.partial{path.suffix}")  # torch.export.save wants its suffix kept
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
     build(partial)
     if path.is_dir():  # a folder (an OpenVINO model's files) built for other weights
         shutil.rmtree(path)
-    partial.replace(path)  # an interrupted build leaves a .partial file, never a half-written cache
+    partial.replace(path)  # an interrupted build leaves a .partial file or folder, never a half-written cache
     stamp.write_text(key + "\n")
     return path
 
@@ -82,18 +82,23 @@ def _quiet(*loggers: str):
             logger.setLevel(level)
 
 
+def _missing(package: str) -> runs.RunError:
+    return runs.RunError(f"--quantize int8 needs {package} ({INSTALL_HINT})")
+
+
 def _require(module: str):
     try:
         return __import__(module)
     except ImportError as err:
-        raise runs.RunError(f"--quantize int8 needs {module} ({INSTALL_HINT})") from err
+        raise _missing(module) from err
 
 
 def _version(package: str) -> str:
+    """An installed package's version, without the cost of importing it."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError as err:
-        raise runs.RunError(f"--quantize int8 needs {package} ({INSTALL_HINT})") from err
+        raise _missing(package) from err
 
 
 def bilstm_int8(model: nn.Module, run_dir: Path) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -152,9 +157,11 @@ def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], 
     input_ids and attention_mask) whose activations set the int8 scales the first time."""
     from .allocator import SETTING, preloaded
 
-    if preloaded(os.environ):  # the command line's --quantize int8 keeps the default one out (allocator.py)
-        raise runs.RunError(f"OpenVINO, which runs the int8 Transformer, crashes under a preloaded {preloaded(os.environ)} "
-                            f"(LD_PRELOAD={os.environ['LD_PRELOAD']}); run without it, or set {SETTING}=system")
+    preloaded_allocator = preloaded(os.environ)  # --quantize int8 on the command line keeps tcmalloc out (allocator.py)
+    if preloaded_allocator:
+        raise runs.RunError(f"OpenVINO, which runs the int8 Transformer, crashes under a preloaded "
+                            f"{preloaded_allocator} (LD_PRELOAD={os.environ['LD_PRELOAD']}); run without it, or set "
+                            f"{SETTING}=system")
     ov = _require("openvino")
     versions = [f"{name} {_version(name)}" for name in ("torch", "openvino", "nncf")]  # nncf: imported to build only
     key = fingerprint(model, *versions, f"calibration {CALIBRATION_REVIEWS}")
