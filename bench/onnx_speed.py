@@ -1,7 +1,7 @@
 """PyTorch against ONNX Runtime and OpenVINO for a Transformer run on a CPU: fp32, dynamic int8 and static int8,
 bf16 autocast in PyTorch, on the same batches of the same test reviews.
 
-    pip install -e '.[int8]'
+    pip install -e '.[int8,runtimes]'
     python bench/onnx_speed.py --run runs/minilm-l6-bf16 [--reviews 1000] [--json results/inference/onnx.json]
     python bench/onnx_speed.py --quick        # a tiny DistilBERT: the code path in seconds, not the numbers
 

@@ -1,11 +1,12 @@
-"""int8 for CPU inference, each model kind on the runtime that measured fastest here (docs/speed.md):
+"""int8 for CPU inference, on OpenVINO for both model kinds (docs/speed.md):
 
-- BiLSTM: the whole classifier exported to ONNX, its LSTM given int8 weights by ONNX Runtime's dynamic quantization
-  (`DynamicQuantizeLSTM`). PyTorch's dynamic int8 LSTM was slower than its fp32 oneDNN kernel (0.94x).
-- Transformer: static int8 on OpenVINO, by NNCF's post-training quantization: weights per channel, activation scales
-  calibrated once on 256 training reviews, attention's query-key product in int8 too, and what stays in floating point
-  in bf16 where the CPU has it natively. torchao's static int8 (PyTorch 2 export, compiled by TorchInductor) was
-  2.8-3.0x fp32 here: it leaves attention in floating point, where 40% of its time went (results/inference/).
+- BiLSTM: static int8 for its LSTMs (oneDNN's int8 LSTM): input and hidden state as uint8, weights as int8, with
+  scales known beforehand, so no calibration. ONNX Runtime's dynamic int8 LSTM, used before, reached 1.6-1.8x fp32
+  here; PyTorch's dynamic int8 LSTM was slower than its fp32 oneDNN kernel (0.94x).
+- Transformer: static int8 by NNCF's post-training quantization: weights per channel, activation scales calibrated
+  once on 256 training reviews, attention's query-key product in int8 too, and what stays in floating point in bf16
+  where the CPU has it natively. torchao's static int8 (PyTorch 2 export, compiled by TorchInductor) was 2.8-3.0x
+  fp32 here: it leaves attention in floating point, where 40% of its time went (results/inference/).
 
 Both are built once and cached in the run directory's `int8/` folder, stamped with a fingerprint of the weights and
 library versions they came from, so a retrained run or an upgraded library rebuilds them; a run directory that
@@ -15,6 +16,7 @@ cannot be written (the built-in model, inside the installed package) caches unde
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import importlib.metadata
 import logging
@@ -26,6 +28,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +36,11 @@ from . import runs
 
 CALIBRATION_REVIEWS = 256
 INSTALL_HINT = "pip install 'imdb-sentiment[int8]'"
+EMBEDDING_CLIP_QUANTILE = 0.999
+# OpenVINO keeps the kernels it builds for each input shape, 5,000 per kind by default: about 3 MB a shape for the
+# Transformer, so a server meeting all 512 padded shapes grew to 2.4 GB. 64 held 300 shapes in 551 MB instead of
+# 960 MB, at 2-4% of throughput (results/serve/README.md).
+RUNTIME_CACHE_SHAPES = 64
 
 
 def fingerprint(model: nn.Module, *versions: str) -> str:
@@ -101,83 +109,112 @@ def _version(package: str) -> str:
         raise _missing(package) from err
 
 
-def bilstm_int8(model: nn.Module, run_dir: Path) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The classifier's logits, (input_ids, lengths) -> (B,), from its int8 ONNX Runtime graph."""
-    ort = _require("onnxruntime")
-    _require("onnx")
-    if model.encoder.mode == "packed":
-        raise runs.RunError("--quantize int8 runs the padded_exact and naive encoders, not packed")
-    key = fingerprint(model, f"torch {torch.__version__}", f"onnxruntime {ort.__version__}", model.encoder.mode)
-    path = cached(run_dir, "bilstm.onnx", key, lambda out: _export_bilstm(model, out))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    # ONNX Runtime's threads spin between calls by default and then compete with PyTorch's for the same cores:
-    # with spinning on, the int8 model ran at 0.86x fp32 in a trial, against 1.66x without (results/inference/).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def logits(input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        feed = {"input_ids": input_ids.long().numpy(), "lengths": lengths.long().numpy()}
-        return torch.from_numpy(session.run(None, feed)[0])
-
-    return logits
+def bilstm_int8(model: nn.Module, run_dir: Path) -> OpenVinoModel:
+    """The BiLSTM classifier in static int8 on OpenVINO, warmed up: (input_ids, lengths) -> logits (B,)."""
+    if model.encoder.mode != "padded_exact":
+        # Their one bidirectional LSTM is split in two by OpenVINO before its int8 rewrite, and runs in float.
+        raise runs.RunError(f"--quantize int8 runs the padded_exact encoder (the built-in model's), not "
+                            f"{model.encoder.mode}")
+    ov = _openvino()
+    key = fingerprint(model, f"torch {torch.__version__}", f"openvino {_version('openvino')}",
+                      f"embedding clip {EMBEDDING_CLIP_QUANTILE}")
+    folder = cached(run_dir, "bilstm.openvino", key, lambda out: _static_int8_lstm(model, out))
+    compiled = ov.Core().compile_model(folder / "model.xml", "CPU", {
+        "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_SHAPES})
+    int8 = OpenVinoModel(compiled, ("input_ids", "lengths"))
+    int8(torch.ones(2, 16, dtype=torch.long), torch.tensor([16, 9]))  # kernels chosen now, not on the first request
+    return int8
 
 
-def _export_bilstm(model: nn.Module, out: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def _static_int8_lstm(model: nn.Module, out: Path) -> None:
+    """Every LSTM in int8 (oneDNN's int8 LSTM through OpenVINO): inputs and hidden state as uint8 over [-1, 1],
+    weights as int8 with one scale. No calibration is needed: the hidden state is a tanh, and the embedding table
+    is known, so it is rescaled into [-1, 1] with the first layer's input weights scaled up to match (the same
+    function), the rare values beyond its 99.9th percentile clipped.
 
-    float_graph = out.with_name(out.name + ".fp32")
-    example = (torch.ones(2, 8, dtype=torch.long), torch.tensor([8, 5]))
-    with _quiet("root"), torch.no_grad():
-        torch.onnx.export(model.eval(), example, str(float_graph), input_names=["input_ids", "lengths"],
-                          output_names=["logits"], dynamo=False, opset_version=17,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "length"}, "lengths": {0: "batch"},
-                                        "logits": {0: "batch"}})
-        quantize_dynamic(str(float_graph), str(out), op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8)
-    float_graph.unlink()
+    oneDNN's int8 LSTM shares one input scale between the layer's input and its hidden state, and one weight scale
+    between input and recurrent weights. OpenVINO 2026.4 also applies one LSTM's weight scales to another of the
+    same shape (tests/test_quantize.py), and per-channel scales lost more accuracy than one scale: hence one scale
+    for all of them (docs/speed.md).
+    """
+    import openvino as ov
+    from openvino import opset13 as ops
+    from openvino.passes import ConstantFolding, Manager
+
+    scaled = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        table = scaled.embedding.weight
+        clip = float(torch.quantile(table.abs().flatten().float(), EMBEDDING_CLIP_QUANTILE))
+        table /= clip
+        lstm = scaled.encoder.lstm
+        for name in ("weight_ih_l0", "weight_ih_l0_reverse"):
+            getattr(lstm, name).mul_(clip)
+        example = (torch.ones(2, 8, dtype=torch.long), torch.tensor([8, 5]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            graph = ov.convert_model(scaled, example_input=example)
+    folding = Manager()
+    folding.register_pass(ConstantFolding())
+    folding.run_passes(graph)  # the LSTM weights as plain constants, which the int8 rewrite looks for
+    cells = [op for op in graph.get_ordered_ops() if op.get_type_name() == "LSTMSequence"]
+    weight_range = max(float(abs(op.input_value(k).get_node().get_data()).max()) for op in cells for k in (4, 5))
+
+    def fake_quantize(port, low: float, high: float, levels: int):
+        bounds = [ops.constant(np.float32(v)) for v in (low, high, low, high)]
+        port.replace_source_output(ops.fake_quantize(port.get_source_output(), *bounds, levels).output(0))
+
+    for op in cells:
+        for k in (0, 1):  # the layer's input and its initial hidden state: uint8
+            fake_quantize(op.input(k), -1.0, 1.0, 256)
+        for k in (4, 5):  # input and recurrent weights: symmetric int8
+            fake_quantize(op.input(k), -weight_range, weight_range, 255)
+    out.mkdir(parents=True, exist_ok=True)
+    ov.save_model(graph, out / "model.xml", compress_to_fp16=False)
 
 
-class OpenVinoTransformer:
-    """(input_ids, attention_mask) -> logits from the run's int8 OpenVINO model, one call at a time (an infer
-    request is not safe to share between threads, and on a CPU a second one would only compete for its cores)."""
+class OpenVinoModel:
+    """A compiled int8 OpenVINO model called like the torch one, one call at a time (an infer request is not safe to
+    share between threads, and on a CPU a second one would only compete for its cores)."""
 
-    def __init__(self, compiled):
+    def __init__(self, compiled, input_names: tuple[str, ...]):
         self.request = compiled.create_infer_request()
+        self.input_names = input_names
         self.lock = threading.Lock()
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        feed = {name: x.long().numpy() for name, x in zip(self.input_names, inputs, strict=True)}
         with self.lock:
-            outputs = self.request.infer({"input_ids": input_ids.long().numpy(),
-                                          "attention_mask": attention_mask.long().numpy()})
+            outputs = self.request.infer(feed)
         return torch.from_numpy(outputs[0]).float()
 
 
-def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], Iterable[dict]]) -> OpenVinoTransformer:
+def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], Iterable[dict]]) -> OpenVinoModel:
     """The run's Transformer in static int8 on OpenVINO, warmed up; `calibration` gives the batches (dicts of
     input_ids and attention_mask) whose activations set the int8 scales the first time."""
+    ov = _openvino()
+    versions = [f"{name} {_version(name)}" for name in ("torch", "openvino", "nncf")]  # nncf: imported to build only
+    key = fingerprint(model, *versions, f"calibration {CALIBRATION_REVIEWS}")
+    folder = cached(run_dir, "transformer.openvino", key, lambda out: _static_int8_openvino(model, calibration, out))
+    compiled = ov.Core().compile_model(folder / "model.xml", "CPU", {
+        # bf16 for what stays in floating point (layer norms, GELU, softmax) where the CPU has it natively.
+        "INFERENCE_PRECISION_HINT": "bf16" if runs.cpu_has_bf16() else "f32",
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+        "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_SHAPES})
+    int8 = OpenVinoModel(compiled, ("input_ids", "attention_mask"))
+    int8(torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))  # kernels chosen now, not later
+    return int8
+
+
+def _openvino():
+    """The openvino module, where it can run: its CPU plugin crashes under a preloaded tcmalloc (allocator.py)."""
     from .allocator import SETTING, preloaded
 
     preloaded_allocator = preloaded(os.environ)  # --quantize int8 on the command line keeps tcmalloc out (allocator.py)
     if preloaded_allocator:
-        raise runs.RunError(f"OpenVINO, which runs the int8 Transformer, crashes under a preloaded "
-                            f"{preloaded_allocator} (LD_PRELOAD={os.environ['LD_PRELOAD']}); run without it, or set "
-                            f"{SETTING}=system")
-    ov = _require("openvino")
-    versions = [f"{name} {_version(name)}" for name in ("torch", "openvino", "nncf")]  # nncf: imported to build only
-    key = fingerprint(model, *versions, f"calibration {CALIBRATION_REVIEWS}")
-    folder = cached(run_dir, "transformer.openvino", key, lambda out: _static_int8_openvino(model, calibration, out))
-    core = ov.Core()
-    compiled = core.compile_model(folder / "model.xml", "CPU", {
-        # bf16 for what stays in floating point (layer norms, GELU, softmax) where the CPU has it natively.
-        "INFERENCE_PRECISION_HINT": "bf16" if runs.cpu_has_bf16() else "f32",
-        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
-        # OpenVINO keeps the kernels it builds for each input shape, 5,000 per kind by default: about 3 MB a shape, so
-        # a server meeting all 512 padded shapes grew to 2.4 GB. 64 held 300 shapes in 551 MB instead of 960 MB, at
-        # 2-4% of throughput (results/serve/README.md).
-        "CPU_RUNTIME_CACHE_CAPACITY": 64})
-    int8 = OpenVinoTransformer(compiled)
-    int8(torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))  # kernels chosen now, not later
-    return int8
+        raise runs.RunError(f"OpenVINO, which runs int8 models, crashes under a preloaded {preloaded_allocator} "
+                            f"(LD_PRELOAD={os.environ['LD_PRELOAD']}); run without it, or set {SETTING}=system")
+    return _require("openvino")
 
 
 def _static_int8_openvino(model: nn.Module, calibration: Callable[[], Iterable[dict]], out: Path) -> None:
