@@ -127,7 +127,8 @@ def bilstm_int8(model: nn.Module, run_dir: Path) -> OpenVinoModel:
     return int8
 
 
-def _static_int8_lstm(model: nn.Module, out: Path) -> None:
+def _static_int8_lstm(model: nn.Module, out: Path, weight_scales: str = "one",
+                      clip_quantile: float = EMBEDDING_CLIP_QUANTILE) -> None:
     """Every LSTM in int8 (oneDNN's int8 LSTM through OpenVINO): inputs and hidden state as uint8 over [-1, 1],
     weights as int8 with one scale. No calibration is needed: the hidden state is a tanh, and the embedding table
     is known, so it is rescaled into [-1, 1] with the first layer's input weights scaled up to match (the same
@@ -136,7 +137,8 @@ def _static_int8_lstm(model: nn.Module, out: Path) -> None:
     oneDNN's int8 LSTM shares one input scale between the layer's input and its hidden state, and one weight scale
     between input and recurrent weights. OpenVINO 2026.4 also applies one LSTM's weight scales to another of the
     same shape (tests/test_quantize.py), and per-channel scales lost more accuracy than one scale: hence one scale
-    for all of them (docs/speed.md).
+    for all of them. `weight_scales` ("one", "per_lstm", "per_channel") and `clip_quantile` are there for
+    bench/bilstm_int8_scales.py, which measured the alternatives (docs/speed.md).
     """
     import openvino as ov
     from openvino import opset13 as ops
@@ -145,7 +147,7 @@ def _static_int8_lstm(model: nn.Module, out: Path) -> None:
     scaled = copy.deepcopy(model).eval()
     with torch.no_grad():
         table = scaled.embedding.weight
-        clip = float(torch.quantile(table.abs().flatten().float(), EMBEDDING_CLIP_QUANTILE))
+        clip = float(torch.quantile(table.abs().flatten().float(), clip_quantile))
         table /= clip
         lstm = scaled.encoder.lstm
         for name in ("weight_ih_l0", "weight_ih_l0_reverse"):
@@ -158,17 +160,22 @@ def _static_int8_lstm(model: nn.Module, out: Path) -> None:
     folding.register_pass(ConstantFolding())
     folding.run_passes(graph)  # the LSTM weights as plain constants, which the int8 rewrite looks for
     cells = [op for op in graph.get_ordered_ops() if op.get_type_name() == "LSTMSequence"]
-    weight_range = max(float(abs(op.input_value(k).get_node().get_data()).max()) for op in cells for k in (4, 5))
+    # (directions, 4H, 1) for each LSTM: the largest input or recurrent weight of each gate unit
+    row_max = [np.maximum(*(np.abs(op.input_value(k).get_node().get_data()).max(-1, keepdims=True) for k in (4, 5)))
+               for op in cells]
+    ranges = {"one": [np.float32(max(r.max() for r in row_max))] * len(cells),
+              "per_lstm": [r.max() for r in row_max],
+              "per_channel": [np.maximum.reduce(row_max)] * len(cells)}[weight_scales]
 
-    def fake_quantize(port, low: float, high: float, levels: int):
-        bounds = [ops.constant(np.float32(v)) for v in (low, high, low, high)]
+    def fake_quantize(port, high, levels: int):
+        bounds = [ops.constant(np.asarray(v, dtype=np.float32)) for v in (-high, high, -high, high)]
         port.replace_source_output(ops.fake_quantize(port.get_source_output(), *bounds, levels).output(0))
 
-    for op in cells:
+    for op, weight_range in zip(cells, ranges):
         for k in (0, 1):  # the layer's input and its initial hidden state: uint8
-            fake_quantize(op.input(k), -1.0, 1.0, 256)
+            fake_quantize(op.input(k), 1.0, 256)
         for k in (4, 5):  # input and recurrent weights: symmetric int8
-            fake_quantize(op.input(k), -weight_range, weight_range, 255)
+            fake_quantize(op.input(k), weight_range, 255)
     out.mkdir(parents=True, exist_ok=True)
     ov.save_model(graph, out / "model.xml", compress_to_fp16=False)
 
