@@ -39,8 +39,10 @@ INSTALL_HINT = "pip install 'imdb-sentiment[int8]'"
 EMBEDDING_CLIP_QUANTILE = 0.999
 # OpenVINO keeps the kernels it builds for each input shape, 5,000 per kind by default: about 3 MB a shape for the
 # Transformer, so a server meeting all 512 padded shapes grew to 2.4 GB. 64 held 300 shapes in 551 MB instead of
-# 960 MB, at 2-4% of throughput (results/serve/README.md).
-RUNTIME_CACHE_SHAPES = 64
+# 960 MB, at 2-4% of throughput. The BiLSTM's are far smaller, and rebuilding them costs more: it keeps 1,024
+# (results/serve/README.md).
+TRANSFORMER_CACHE_SHAPES = 64
+LSTM_CACHE_SHAPES = 1024
 
 
 def fingerprint(model: nn.Module, *versions: str) -> str:
@@ -121,7 +123,7 @@ def bilstm_int8(model: nn.Module, run_dir: Path) -> OpenVinoModel:
     folder = cached(run_dir, "bilstm.openvino", key, lambda out: _static_int8_lstm(model, out))
     compiled = ov.Core().compile_model(folder / "model.xml", "CPU", {
         "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_SHAPES})
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "CPU_RUNTIME_CACHE_CAPACITY": LSTM_CACHE_SHAPES})
     int8 = OpenVinoModel(compiled, ("input_ids", "lengths"))
     int8(torch.ones(2, 16, dtype=torch.long), torch.tensor([16, 9]))  # kernels chosen now, not on the first request
     return int8
@@ -207,7 +209,7 @@ def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], 
         # bf16 for what stays in floating point (layer norms, GELU, softmax) where the CPU has it natively.
         "INFERENCE_PRECISION_HINT": "bf16" if runs.cpu_has_bf16() else "f32",
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
-        "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE_SHAPES})
+        "CPU_RUNTIME_CACHE_CAPACITY": TRANSFORMER_CACHE_SHAPES})
     int8 = OpenVinoModel(compiled, ("input_ids", "attention_mask"))
     int8(torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))  # kernels chosen now, not later
     return int8
