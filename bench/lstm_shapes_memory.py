@@ -42,7 +42,7 @@ def main() -> None:
     predictor = predict.load_predictor(args.run, quantize=args.quantize)
     rng = random.Random(0)
     shapes, padded_shapes = set(), set()  # as drawn, and as the model received them
-    if args.quantize:  # an int8 model is a compiled module or, for the BiLSTM, an ONNX Runtime session's function
+    if args.quantize:  # an int8 model is an OpenVINO model, called like the torch one but not a module
         int8 = predictor.int8
 
         def recorded(input_ids, *rest):

@@ -39,8 +39,8 @@ INSTALL_HINT = "pip install 'imdb-sentiment[int8]'"
 EMBEDDING_CLIP_QUANTILE = 0.999
 # OpenVINO keeps the kernels it builds for each input shape, 5,000 per kind by default: about 3 MB a shape for the
 # Transformer, so a server meeting all 512 padded shapes grew to 2.4 GB. 64 held 300 shapes in 551 MB instead of
-# 960 MB, at 2-4% of throughput. The BiLSTM's are far smaller, and rebuilding them costs more: it keeps 1,024
-# (results/serve/README.md).
+# 960 MB, at 2-4% of throughput. The BiLSTM's take about 0.2 MB a shape, and rebuilding them cost 7-9% of its
+# throughput at 64: it keeps 1,024, as oneDNN does for the fp32 LSTM (results/serve/README.md).
 TRANSFORMER_CACHE_SHAPES = 64
 LSTM_CACHE_SHAPES = 1024
 
