@@ -43,6 +43,10 @@ def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tenso
 
 
 class BiLSTMEncoder(nn.Module):
+    # The naive encoder as one LSTM per direction rather than one bidirectional LSTM: what OpenVINO's int8 rewrite
+    # needs (quantize.py).
+    split_directions = False
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
                  mode: str = "padded_exact"):
         super().__init__()
@@ -60,7 +64,11 @@ class BiLSTMEncoder(nn.Module):
             outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.size(1))
             return outputs, torch.cat([h_n[-2], h_n[-1]], dim=-1)
         if self.mode == "naive":
-            outputs, _ = self.lstm(x)
+            if self.split_directions:
+                whole = torch.full_like(lengths, x.size(1))  # every review as long as the batch: the same outputs
+                outputs = self._aligned(*self._padded_exact_directions(x, whole), whole)
+            else:
+                outputs, _ = self.lstm(x)
             return outputs, outputs[:, -1]
         return self._padded_exact(x, lengths)
 
