@@ -6,8 +6,8 @@
 which shares one uint8 scale between a layer's input and its hidden state, and one int8 scale between its input and
 recurrent weights. What is left to choose: how far the embedding is rescaled into the inputs' [-1, 1] (by a quantile
 of its magnitudes, clipping what lies beyond; shipped: the largest), and whether the weights have one scale for every
-LSTM (shipped), one per LSTM, or one per gate unit. For each choice: P(positive) on the same stratified test reviews, the reviews whose
-label flips against fp32, accuracy, and the mean and largest change of the logit.
+LSTM (shipped), one per LSTM, or one per gate unit. For each choice: P(positive) on the same stratified test
+reviews, the reviews whose label flips against fp32, accuracy, and the mean and largest change of the logit.
 """
 
 from __future__ import annotations

@@ -149,7 +149,8 @@ def _static_int8_lstm(model: nn.Module, out: Path, weight_scales: str = "one",
     scaled.encoder.split_directions = True
     with torch.no_grad():
         table = scaled.embedding.weight
-        clip = float(torch.quantile(table.abs().flatten().float(), clip_quantile))
+        # numpy: torch.quantile refuses tables over 16.8 million values (a 300d embedding of 60,000 words)
+        clip = float(np.quantile(table.abs().float().numpy(), clip_quantile))
         table /= clip
         lstm = scaled.encoder.lstm
         for name in ("weight_ih_l0", "weight_ih_l0_reverse"):
