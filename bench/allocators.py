@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 # torch-free: a child forked from a parent that holds torch counts the parent's pages in its peak memory
-from imdb_sentiment.allocator import LIBRARIES, SETTING, find_library
+from imdb_sentiment.core.allocator import LIBRARIES, SETTING, find_library
 
 TUNED_GLIBC = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=2147483647"
 
@@ -83,7 +83,8 @@ def main() -> None:
             row["metric"] = read_metric(args.metric, allocator)
         rows.append(row)
 
-    from imdb_sentiment.runs import hardware, today  # only now, for the same reason
+    from imdb_sentiment.core.hardware import hardware
+    from imdb_sentiment.core.runs import today
 
     base = rows[0]
     key = "metric" if args.metric else "wall_seconds"

@@ -30,7 +30,7 @@ ENCODERS = ("padded_exact", "packed")
 
 def run_epoch(encoder: str, allocator: str, args) -> dict:
     run_dir = Path(args.runs) / f"epoch-speed-{encoder}-{allocator}"
-    command = [sys.executable, "-m", "imdb_sentiment.cli", "train", "bilstm", "--config", args.config,
+    command = [sys.executable, "-m", "imdb_sentiment.apps.cli", "train", "bilstm", "--config", args.config,
                "--max_epochs", "1", "--num_threads", str(args.num_threads), "--encoder", encoder,
                "--variant", f"epoch_speed_{encoder}_{allocator}", "--output_dir", str(run_dir)]
     if args.data:
@@ -64,7 +64,7 @@ def main() -> None:
     args, args.train_flags = parser.parse_known_args()
 
     results = [run_epoch(encoder, allocator, args) for allocator in args.allocators for encoder in args.encoders]
-    from imdb_sentiment.runs import today  # not before: a child forked from a parent holding torch counts its pages
+    from imdb_sentiment.core.runs import today
 
     lines = [f"one training epoch of {args.config}, {results[0]['hardware']}, {today()}",
              f"{'encoder':<14}{'allocator':<11}{'epoch s':>9}{'vs packed':>11}{'val acc':>9}{'peak MB':>9}"

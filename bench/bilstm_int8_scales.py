@@ -39,9 +39,10 @@ def main() -> None:
     import openvino as ov
     import torch
 
-    from imdb_sentiment import quantize, runs
-    from imdb_sentiment.data import splits_for, stratified_sample
-    from imdb_sentiment.predict import load_predictor
+    from imdb_sentiment.core import runs
+    from imdb_sentiment.core.data import splits_for, stratified_sample
+    from imdb_sentiment.inference import quantize
+    from imdb_sentiment.inference.predictors import load_predictor
 
     torch.set_num_threads(args.threads)
     predictor = load_predictor(args.run, 64)
@@ -51,7 +52,7 @@ def main() -> None:
 
     def logits(model) -> np.ndarray:
         def score(batch_ids):
-            from imdb_sentiment.batches import pad_collate
+            from imdb_sentiment.models.batches import pad_collate
 
             batch = pad_collate([{"input_ids": x, "label": 0, "index": 0} for x in batch_ids], None, 1)
             return model(batch["input_ids"], batch["lengths"]).float().numpy()

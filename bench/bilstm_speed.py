@@ -42,11 +42,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from imdb_sentiment.batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
-from imdb_sentiment.bilstm import BiLSTMClassifier
-from imdb_sentiment.config import BiLSTMTrainArgs
-from imdb_sentiment.runs import hardware, today
-from imdb_sentiment.text import Vocab, tokenize
+from imdb_sentiment.core.config import BiLSTMTrainArgs
+from imdb_sentiment.core.hardware import hardware
+from imdb_sentiment.core.runs import today
+from imdb_sentiment.core.text import Vocab, tokenize
+from imdb_sentiment.models.batches import EncodedReviews, LengthBucketSampler, encode_texts, pad_collate
+from imdb_sentiment.models.bilstm import BiLSTMClassifier
 
 MODES = ("packed", "padded_exact", "naive")
 
@@ -56,7 +57,7 @@ def make_batches(n_batches: int, batch_size: int, max_length: int, vocab_size: i
     rng = np.random.default_rng(seed)
     n = n_batches * batch_size
     if data:
-        from imdb_sentiment.data import load_imdb, stratified_sample
+        from imdb_sentiment.core.data import load_imdb, stratified_sample
 
         reviews = stratified_sample(load_imdb(data, allow_partial=True)["train"], n, seed)
         vocab = Vocab.build((tokenize(t) for t in reviews.texts), vocab_size - 2)

@@ -10,5 +10,5 @@ shift 2
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl
 export PYTHONPATH=/tmp/site:$PWD/src HF_HUB_OFFLINE=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1
 mkdir -p "$out"
-python3 -m imdb_sentiment.cli curves --config configs/curves.toml --only "$only" --output_dir "$out" \
+python3 -m imdb_sentiment.apps.cli curves --config configs/curves.toml --only "$only" --output_dir "$out" \
     --runs_dir /dev/shm/curves "$@"

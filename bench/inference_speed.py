@@ -33,9 +33,9 @@ def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, 
     """One variant of one run, in this process."""
     import torch
 
-    from imdb_sentiment import runs
-    from imdb_sentiment.data import splits_for, stratified_sample
-    from imdb_sentiment.predict import load_predictor
+    from imdb_sentiment.core import runs
+    from imdb_sentiment.core.data import splits_for, stratified_sample
+    from imdb_sentiment.inference.predictors import load_predictor
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -86,9 +86,11 @@ SMALL = {"data.max_train_samples": 200, "data.max_eval_samples": 200}
 def tiny_transformer_run(work: Path, steps: int = 10) -> str:
     """A tiny DistilBERT (vocabulary learned from 200 training reviews) fine-tuned for `steps` steps: a Transformer
     run in seconds, for the code path, not the numbers."""
-    from imdb_sentiment.config import TransformerConfig, load_config
-    from imdb_sentiment.data import load_splits
-    from imdb_sentiment.transformer import build_tiny_distilbert, train_transformer
+    from imdb_sentiment.core.config import TransformerConfig
+    from imdb_sentiment.core.data import load_splits
+    from imdb_sentiment.core.fields import load_config
+    from imdb_sentiment.models.transformer import build_tiny_distilbert
+    from imdb_sentiment.training.transformer import train_transformer
 
     texts = load_splits(max_train_samples=200)["train"].texts
     tiny = build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=128)
@@ -99,8 +101,9 @@ def tiny_transformer_run(work: Path, steps: int = 10) -> str:
 
 def quick_runs(work: Path) -> list[str]:
     """A tiny DistilBERT and BiLSTM trained for seconds on 200 reviews: the code path, not the numbers."""
-    from imdb_sentiment.config import BiLSTMConfig, load_config
-    from imdb_sentiment.training import train_bilstm
+    from imdb_sentiment.core.config import BiLSTMConfig
+    from imdb_sentiment.core.fields import load_config
+    from imdb_sentiment.training.bilstm import train_bilstm
 
     transformer = tiny_transformer_run(work)
     bilstm = train_bilstm(load_config(BiLSTMConfig, overrides={
@@ -127,7 +130,7 @@ def main() -> None:
                                                 args.seed)))
         return
 
-    from imdb_sentiment.stats import mcnemar
+    from imdb_sentiment.core.stats import mcnemar
 
     work = Path(tempfile.mkdtemp(prefix="inference-"))
     if args.quick:

@@ -42,7 +42,7 @@ COMPARED = {"bilstm": ("train_loss", "train_accuracy", "val_loss", "val_accuracy
 
 
 def command(model: str, out: Path, resume: bool, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "imdb_sentiment.cli", "train", model, "--output_dir", str(out), *SETTINGS[model],
+    return [sys.executable, "-m", "imdb_sentiment.apps.cli", "train", model, "--output_dir", str(out), *SETTINGS[model],
             *extra, *(["--resume"] if resume else [])]
 
 
@@ -55,8 +55,8 @@ def outcome(model: str, out: Path) -> dict:
 
 def tiny_transformer(work: Path) -> list[str]:
     """A tiny DistilBERT with a WordPiece vocabulary learned from the training reviews, as in the unit tests."""
-    from imdb_sentiment.data import load_splits
-    from imdb_sentiment.transformer import build_tiny_distilbert
+    from imdb_sentiment.core.data import load_splits
+    from imdb_sentiment.models.transformer import build_tiny_distilbert
 
     texts = load_splits(max_train_samples=200)["train"].texts
     return ["--model_name", str(build_tiny_distilbert(texts, work / "tiny-distilbert", max_position_embeddings=64))]

@@ -1,5 +1,5 @@
 """Memory of a predictor (the built-in BiLSTM by default) meeting batches of ever new shapes, as a server does,
-with and without rounding a BiLSTM batch's length up to a multiple of 16 (`imdb_sentiment.predict.PAD_MULTIPLE`).
+with and without rounding a BiLSTM batch's length up to a multiple of 16 (`imdb_sentiment.inference.predictors.PAD_MULTIPLE`).
 
     python bench/lstm_shapes_memory.py --pad_multiple 1 --seconds 120
     python bench/lstm_shapes_memory.py --pad_multiple 16 --seconds 120
@@ -22,10 +22,9 @@ import random
 import time
 
 import torch
-
-from imdb_sentiment import predict
-
 from serve_load import rss_mb  # bench/, the script's own folder
+
+from imdb_sentiment.inference import predictors as predict
 
 
 def main() -> None:

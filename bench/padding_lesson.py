@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
-from imdb_sentiment.batches import encode_review
-from imdb_sentiment.predict import test_scores
-from imdb_sentiment.runs import hardware, today
-from imdb_sentiment.stats import mcnemar
-
 from saved_runs import load_runs  # bench/, the script's own folder
+
+from imdb_sentiment.core.hardware import hardware
+from imdb_sentiment.core.runs import today
+from imdb_sentiment.core.stats import mcnemar
+from imdb_sentiment.inference.evaluate import test_scores
+from imdb_sentiment.models.batches import encode_review
 
 
 def length_groups(lengths: np.ndarray, max_length: int, bins: int = 4) -> dict[str, np.ndarray]:

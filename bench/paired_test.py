@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 
-from imdb_sentiment.predict import test_scores
-from imdb_sentiment.report import compare_pairs
-from imdb_sentiment.runs import hardware, today
-
 from saved_runs import load_runs  # bench/, the script's own folder
+
+from imdb_sentiment.analysis.scoring import compare_pairs
+from imdb_sentiment.core.hardware import hardware
+from imdb_sentiment.core.runs import today
+from imdb_sentiment.inference.evaluate import test_scores
 
 
 def main() -> None:

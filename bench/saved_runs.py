@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from imdb_sentiment.data import splits_for
-from imdb_sentiment.predict import Predictor, load_predictor
+from imdb_sentiment.core.data import splits_for
+from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
 
 def load_runs(description: str, runs_help: str) -> tuple[argparse.Namespace, list[Predictor], object]:

@@ -23,8 +23,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from imdb_sentiment.data import load_imdb
-from imdb_sentiment.runs import hardware, today
+from imdb_sentiment.core.data import load_imdb
+from imdb_sentiment.core.hardware import hardware
+from imdb_sentiment.core.runs import today
 
 
 def free_port() -> int:
@@ -90,8 +91,8 @@ def main() -> None:
 
     texts = load_imdb(allow_partial=True)["test"].texts[: args.reviews]
     port = free_port()
-    # as the installed `imdb-sentiment` command starts it: under tcmalloc where installed (imdb_sentiment.allocator)
-    command = [sys.executable, "-m", "imdb_sentiment.allocator", "serve", "--run", args.run, "--port", str(port),
+    # as the installed `imdb-sentiment` command starts it: under tcmalloc where installed (imdb_sentiment.apps.launcher)
+    command = [sys.executable, "-m", "imdb_sentiment.apps.launcher", "serve", "--run", args.run, "--port", str(port),
                *args.serve_flags.split()]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

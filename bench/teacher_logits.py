@@ -1,4 +1,4 @@
-"""Compute and cache a fine-tuned Transformer's logits for distilling it into the BiLSTM (`imdb_sentiment.distill`).
+"""Compute and cache a fine-tuned Transformer's logits for distilling it into the BiLSTM (`imdb_sentiment.training.distill`).
 
     python bench/teacher_logits.py --teacher runs/minilm-l6-bf16 --student_config configs/bilstm_glove_head_tail.toml \
         --copies 2 --out results/distill/teacher_minilm-l6-bf16.npz
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-from imdb_sentiment import distill
-from imdb_sentiment.config import BiLSTMConfig, load_config
-from imdb_sentiment.data import splits_for
+from imdb_sentiment.core.config import BiLSTMConfig
+from imdb_sentiment.core.data import splits_for
+from imdb_sentiment.core.fields import load_config
+from imdb_sentiment.training import distill
 
 
 def main() -> None:

@@ -21,9 +21,10 @@ import torch
 from transformers import AutoModelForSequenceClassification
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
-from imdb_sentiment.runs import hardware, today
-from imdb_sentiment.transformer import build_tiny_distilbert, encode, load_tokenizer, make_collator, \
-    resolve_model_name
+from imdb_sentiment.core.hardware import hardware
+from imdb_sentiment.core.runs import today
+from imdb_sentiment.models.transformer import (build_tiny_distilbert, encode, load_tokenizer, make_collator,
+                                               resolve_model_name)
 
 WORDS = ("the film was a story of great acting and awful plot , with moving music but dull scenes ; "
          "i loved the ending though the director wasted a brilliant cast .").split()
@@ -31,7 +32,7 @@ WORDS = ("the film was a story of great acting and awful plot , with moving musi
 
 def sample_reviews(n: int, data: str | None, seed: int) -> tuple[list[str], list[int], str]:
     if data:
-        from imdb_sentiment.data import load_imdb, stratified_sample
+        from imdb_sentiment.core.data import load_imdb, stratified_sample
 
         reviews = stratified_sample(load_imdb(data, allow_partial=True)["train"], n, seed)
         return reviews.texts, reviews.labels.tolist(), f"{n} IMDB train reviews"

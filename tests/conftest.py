@@ -56,7 +56,8 @@ def imdb_tar(imdb_dir, tmp_path_factory) -> Path:
 
 
 def bilstm_test_config(data, out, **train):
-    from imdb_sentiment.config import BiLSTMConfig, load_config
+    from imdb_sentiment.core.config import BiLSTMConfig
+    from imdb_sentiment.core.fields import load_config
 
     return load_config(BiLSTMConfig, overrides={
         "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
@@ -66,7 +67,8 @@ def bilstm_test_config(data, out, **train):
 
 
 def transformer_test_config(data, model, out, **train):
-    from imdb_sentiment.config import TransformerConfig, load_config
+    from imdb_sentiment.core.config import TransformerConfig
+    from imdb_sentiment.core.fields import load_config
 
     return load_config(TransformerConfig, overrides={
         "data.data": str(data), "data.allow_partial_dataset": True, "data.val_fraction": 0.2,
@@ -78,7 +80,7 @@ def transformer_test_config(data, model, out, **train):
 @pytest.fixture(scope="session")
 def tiny_distilbert(imdb_dir, tmp_path_factory):
     """A tiny DistilBERT whose WordPiece vocabulary is learned from the 240 synthetic reviews."""
-    from imdb_sentiment.transformer import build_tiny_distilbert
+    from imdb_sentiment.models.transformer import build_tiny_distilbert
 
     texts = [path.read_text() for path in sorted(imdb_dir.rglob("*.txt"))]
     return build_tiny_distilbert(texts, tmp_path_factory.mktemp("tiny-distilbert"), max_position_embeddings=64)
@@ -86,14 +88,14 @@ def tiny_distilbert(imdb_dir, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def bilstm_run(imdb_dir, tmp_path_factory):
-    from imdb_sentiment.training import train_bilstm
+    from imdb_sentiment.training.bilstm import train_bilstm
 
     return train_bilstm(bilstm_test_config(imdb_dir, tmp_path_factory.mktemp("runs") / "bilstm-tiny"), "pytest")
 
 
 @pytest.fixture(scope="session")
 def transformer_run(imdb_dir, tiny_distilbert, tmp_path_factory):
-    from imdb_sentiment.transformer import train_transformer
+    from imdb_sentiment.training.transformer import train_transformer
 
     out = tmp_path_factory.mktemp("runs") / "distilbert-tiny"
     return train_transformer(transformer_test_config(imdb_dir, tiny_distilbert, out, num_epochs=6.0,

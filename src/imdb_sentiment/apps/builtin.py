@@ -1,0 +1,100 @@
+"""The model that ships with the package: `predict` and `serve` use it when no --run is given.
+
+    python -m imdb_sentiment.apps.builtin runs/bilstm-distilled   # export a finished BiLSTM run as the built-in model
+
+It is a BiLSTM run directory stored compactly: half-precision safetensors (the embeddings included, so no GloVe file
+is read at load time), its vocabulary and run.json, and a model card (MODEL.md, card.json). Export scores the
+half-precision copy on the whole test set, so the card states the accuracy of what ships, beside the run's own;
+`imdb-sentiment evaluate builtin` scores it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from imdb_sentiment.core import runs
+
+CARD = "card.json"
+
+
+def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | None = None) -> dict:
+    """Write `run_dir` (a finished BiLSTM run) as a built-in model into `out`, and return its card."""
+    from imdb_sentiment.inference.evaluate import evaluate_run
+
+    run_dir, out = Path(run_dir), Path(out)
+    info = runs.read_run(run_dir)
+    if info["kind"] != "bilstm":
+        raise runs.RunError(f"{run_dir} holds a {info['kind']} run; the built-in model is a BiLSTM")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file({name: t.half() for name, t in load_file(run_dir / "model.safetensors").items()},
+              tmp / "model.safetensors")
+    (tmp / "model.safetensors").chmod(0o644)  # safetensors writes 0600; an installed package is read by all
+    shutil.copy(run_dir / "vocab.json", tmp / "vocab.json")
+    runs.write_json(tmp / "run.json", info)
+    shipped = evaluate_run(tmp, "test", data)
+    card = {
+        "model": f"BiLSTM ({metrics['variant']})", "labels": "English movie reviews, as positive or negative",
+        "test_accuracy_fp32": metrics["test_accuracy"], "test_accuracy_fp16": shipped["accuracy"],
+        "test_n": shipped["n"], "teacher": metrics.get("teacher"), "params": metrics["params"],
+        "size_bytes": sum(p.stat().st_size for p in tmp.iterdir()),
+        "training_command": metrics["command"], "training_hardware": metrics["hardware"],
+        "trained": metrics["date"], "commit": _commit(), "exported": runs.today(),
+    }
+    runs.write_json(tmp / CARD, card)
+    (tmp / "MODEL.md").write_text(model_card(card))
+    runs.replace_dir(tmp, out)
+    return card
+
+
+def model_card(card: dict) -> str:
+    teacher = (f"distilled from the fine-tuned Transformer `{card['teacher']}` (it learned the teacher's logits)"
+               if card["teacher"] else "trained on the IMDB labels")
+    return f"""# Built-in model: {card['model']}
+
+Labels **{card['labels']}**. Trained on the 25,000 IMDB training reviews (22,500 after the validation split);
+other kinds of text are outside what it was trained for: on short product-review sentences and tweets it is
+several points less accurate (results/report.md, "Other data"), and other languages were never measured.
+
+| | |
+|---|---|
+| Test accuracy, {card['test_n']:,} IMDB test reviews, as shipped (fp16 weights) | {card['test_accuracy_fp16']:.2%} |
+| Test accuracy of the training run (fp32) | {card['test_accuracy_fp32']:.2%} |
+| Training | {teacher} |
+| Parameters | {card['params']:,} ({card['size_bytes'] / 1e6:.1f} MB on disk, weights in fp16) |
+| Training command | `{card['training_command']}` |
+| Trained on | {card['training_hardware']}, {card['trained']} |
+| Exported | {card['exported']} from commit {card['commit']} |
+
+Reproduce the first figure with `imdb-sentiment evaluate builtin` (needs the IMDB test set).
+"""
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="a finished BiLSTM run")
+    parser.add_argument("--out", default=str(runs.BUILTIN_DIR))
+    parser.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
+    args = parser.parse_args()
+    card = export(args.run_dir, args.out, args.data)
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()

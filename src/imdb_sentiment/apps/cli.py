@@ -1,0 +1,242 @@
+"""Train, compare and serve sentiment classifiers on IMDB movie reviews: a BiLSTM (GloVe or scratch, and one
+distilled from a Transformer), a fine-tuned Transformer, and TF-IDF / NB-SVM baselines.
+
+Start with `imdb-sentiment compare --quick` (a small comparison in minutes), or label a review with the built-in
+model: `imdb-sentiment predict "A moving, beautifully acted film."`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from imdb_sentiment.core.config import BiLSTMConfig, CompareConfig, CurvesConfig, TfidfConfig, TransformerConfig
+from imdb_sentiment.core.data import DataError
+from imdb_sentiment.core.fields import ConfigError, add_config_arguments, load_config, overrides_from_namespace
+from imdb_sentiment.core.runs import RunError
+from imdb_sentiment.models.embeddings import EmbeddingError
+
+EXPECTED_ERRORS = (ConfigError, DataError, EmbeddingError, RunError)
+
+
+def _train(args) -> None:
+    from imdb_sentiment.apps.train import CONFIG_CLASSES, train
+
+    train(args.kind, load_config(CONFIG_CLASSES[args.kind], args.config, overrides_from_namespace(args)))
+
+
+def _compare(args) -> None:
+    from imdb_sentiment.apps.compare import run_compare
+
+    run_compare(load_config(CompareConfig, args.config, overrides_from_namespace(args)))
+
+
+def _curves(args) -> None:
+    from imdb_sentiment.apps.curves import run_curves
+
+    run_curves(load_config(CurvesConfig, args.config, overrides_from_namespace(args)))
+
+
+def _evaluate(args) -> None:
+    from imdb_sentiment.core.runs import BUILTIN, BUILTIN_DIR, write_json
+    from imdb_sentiment.inference.evaluate import evaluate_labelled, evaluate_run, summary
+    from imdb_sentiment.inference.io import is_labelled_set
+
+    if args.data and is_labelled_set(args.data):
+        result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize,
+                                   precision=args.precision)
+    else:
+        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision)
+        if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
+            card = json.loads((BUILTIN_DIR / "card.json").read_text())
+            result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
+        elif not args.quantize and args.precision == "fp32" and not args.data:  # int8 / bf16 scores are not the run's
+            write_json(f"{args.run_dir}/eval_{args.split}.json", result)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(summary(result))
+    if "model_card_test_accuracy" in result:
+        print(f"  the model card states {result['model_card_test_accuracy']:.2%}")
+
+
+def _predict(args) -> int:
+    from imdb_sentiment.core.runs import BUILTIN
+    from imdb_sentiment.inference.evaluate import predict_items
+    from imdb_sentiment.inference.io import read_items
+    from imdb_sentiment.inference.predictors import load_predictor
+
+    predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision) for run in args.runs or [BUILTIN]]
+    try:
+        items = read_items(args.texts, args.file, args.text_column)
+    except FileNotFoundError as err:
+        raise DataError(str(err)) from err
+    records = predict_items(items, predictors, progress=len(items) > 100)
+    if args.json:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+    else:
+        _print_predictions(records, items)
+    # Every review is labelled that can be, but a script must still learn that some could not.
+    failed = sum(any("error" in p for p in record["predictions"].values()) for record in records)
+    if failed:
+        print(f"{failed} of {len(records)} reviews could not be labelled (see their errors)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_predictions(records: list[dict], items: list) -> None:
+    for record, item in zip(records, items):
+        excerpt = " ".join(str(item.text or "").split())
+        excerpt = excerpt if len(excerpt) <= 60 else excerpt[:57] + "..."
+        cells = []
+        for name, p in record["predictions"].items():
+            if "error" in p:
+                cells.append(f"{name}: error: {p['error']}")
+            else:
+                cells.append(f"{name}: {p['label']} P(positive)={p['p_positive']:.3f}{' (truncated)' if p['truncated'] else ''}")
+        print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
+
+
+def _probe(args) -> None:
+    from pathlib import Path
+
+    from imdb_sentiment.analysis.probes import build_suite, run_suite, table
+    from imdb_sentiment.core.runs import write_json
+    from imdb_sentiment.inference.predictors import load_predictor
+
+    suite = build_suite(args.cases, args.seed)
+    rows = run_suite([load_predictor(run, quantize=args.quantize, precision=args.precision) for run in args.runs],
+                     suite)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "probes.json", rows)
+    text = table(rows, suite)
+    (out / "probes.md").write_text(f"# Behavioural tests: failure rates (95% Wilson interval)\n\n"
+                                   f"`imdb-sentiment probe` with {args.cases} cases per capability, seed {args.seed}."
+                                   f"\n\n{text}\n")
+    print(text)
+    print(f"written to {out / 'probes.json'} and {out / 'probes.md'}")
+
+
+def _serve(args) -> None:
+    from imdb_sentiment.apps.serve import Limits, serve
+    from imdb_sentiment.core.runs import BUILTIN
+
+    limits = Limits(args.max_body_bytes, args.max_batch, serve_batch=args.serve_batch,
+                    batch_wait_ms=args.batch_wait_ms)
+    serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision)
+
+
+def add_inference_flags(parser: argparse.ArgumentParser) -> None:
+    """--quantize and --precision: two ways to run BiLSTM and Transformer models faster on a CPU (docs/speed.md)."""
+    parser.add_argument("--quantize", choices=("int8",),
+                        help="int8 BiLSTM and Transformer runs (OpenVINO; docs/speed.md)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16: BiLSTM and Transformer runs under bf16 autocast, on CPUs with AVX-512 BF16 or "
+                             "AMX (default: fp32)")
+
+
+def _download(args) -> None:
+    from imdb_sentiment.core.data import download_imdb
+
+    print(download_imdb())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imdb-sentiment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    compare = commands.add_parser("compare", help="train what is missing and write the comparison report")
+    add_config_arguments(compare, CompareConfig)
+    compare.set_defaults(func=_compare)
+
+    curves = commands.add_parser("curves", help="learning curves: test accuracy against labelled training reviews")
+    add_config_arguments(curves, CurvesConfig)
+    curves.set_defaults(func=_curves)
+
+    train = commands.add_parser("train", help="train a model into a run directory")
+    models = train.add_subparsers(dest="model", required=True)
+    for kind, config_cls, text in (
+            ("bilstm", BiLSTMConfig, "BiLSTM (variants by config: scratch, glove, glove_frozen, naive)"),
+            ("transformer", TransformerConfig, "fine-tune a Hugging Face model (default distilbert)"),
+            ("tfidf", TfidfConfig, "TF-IDF or NB-SVM linear baseline on uni+bigrams")):
+        trainer = models.add_parser(kind, help=text)
+        add_config_arguments(trainer, config_cls)
+        trainer.set_defaults(func=_train, kind=kind)
+
+    evaluate = commands.add_parser("evaluate", help="score a saved run (or builtin) on the test set or another "
+                                                       "labelled set")
+    evaluate.add_argument("run_dir", help="a run directory, or builtin (the model shipped with the package)")
+    evaluate.add_argument("--split", choices=("val", "test"), default="test")
+    evaluate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own); or another labelled "
+                                         "set: a folder with pos/ and neg/ subfolders of .txt files, or a .csv or "
+                                         ".jsonl file (--text_column, --label_column)")
+    evaluate.add_argument("--text_column", default="text", help="review column or field of a csv/jsonl set")
+    evaluate.add_argument("--label_column", default="label", help="label column or field of a csv/jsonl set: "
+                                                                  "pos/neg, positive/negative, 1/0, true/false")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_inference_flags(evaluate)
+    evaluate.set_defaults(func=_evaluate)
+
+    predict = commands.add_parser("predict", help="label reviews (default: the built-in model)")
+    predict.add_argument("texts", nargs="*", help="reviews to label; none: read --file, else stdin (one a line)")
+    predict.add_argument("--run", action="append", dest="runs", help="run directory (repeatable; default: the built-in model, see imdb-sentiment evaluate builtin)")
+    predict.add_argument("--file", help=".txt (one review a line), .csv / .jsonl (see --text_column), or a folder of "
+                                        ".txt")
+    # --column: the 0.1 name, kept for one release
+    predict.add_argument("--text_column", "--column", dest="text_column", default="text",
+                         help="review column or field of a csv/jsonl file (as in evaluate)")
+    predict.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    predict.add_argument("--batch_size", type=int, default=None)
+    add_inference_flags(predict)
+    predict.set_defaults(func=_predict)
+
+    probe = commands.add_parser("probe", help="behavioural tests (negation, contrast, late verdict, names, typos, "
+                                              "...): failure rates per model")
+    probe.add_argument("--run", action="append", dest="runs", required=True, help="run directory (repeatable)")
+    probe.add_argument("--cases", type=int, default=200, help="cases per capability (default: 200)")
+    probe.add_argument("--seed", type=int, default=0, help="seed of the generated cases (default: 0)")
+    probe.add_argument("--out", default="results/probes", help="folder for probes.json and probes.md "
+                                                               "(default: results/probes)")
+    add_inference_flags(probe)
+    probe.set_defaults(func=_probe)
+
+    web = commands.add_parser("serve", help="JSON API and a web page with the models side by side")
+    web.add_argument("--run", action="append", dest="runs", help="run directory (repeatable; default: the built-in model, see imdb-sentiment evaluate builtin)")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--max_body_bytes", type=int, default=1_000_000)
+    web.add_argument("--max_batch", type=int, default=32, help="reviews in one request (default: 32)")
+    web.add_argument("--serve_batch", type=int, default=64,
+                     help="reviews of concurrent requests labelled together (default: 64; 1 turns batching off)")
+    web.add_argument("--batch_wait_ms", type=float, default=2.0,
+                     help="how long a model waits for more concurrent reviews before it runs (default: 2)")
+    add_inference_flags(web)
+    web.set_defaults(func=_serve)
+
+    download = commands.add_parser("download", help="fetch the official IMDB archive and verify its checksum")
+    download.set_defaults(func=_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        status = args.func(args)
+    except EXPECTED_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command with --resume to continue a training run from its last "
+              "checkpoint (one stopped before its first checkpoint starts over in place)", file=sys.stderr)
+        return 130
+    return status or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

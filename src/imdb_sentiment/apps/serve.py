@@ -1,0 +1,191 @@
+"""A small web service: `POST /predict` (OpenAPI docs at /docs, served from the package, so they work offline) and one page that puts the models side by side.
+
+    imdb-sentiment serve --run runs/bilstm-glove --run runs/minilm-l6
+
+Concurrent requests are batched: each model collects the reviews that arrive within `batch_wait_ms` of each other
+(up to `serve_batch`) and labels them in one call, off the event loop.
+
+Word attributions are by occlusion: each word (or span of words, for long reviews) is removed in turn and the
+change in P(positive) is its weight; positive weights pushed the model toward "positive". Model-agnostic, so the
+BiLSTM, the Transformer and the TF-IDF baseline are explained the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
+
+from imdb_sentiment.inference.predictors import Predictor, load_predictor
+
+
+@dataclass
+class Limits:
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 32  # reviews in one request
+    max_spans: int = 40  # occlusion variants per review and model
+    serve_batch: int = 64  # reviews of concurrent requests run together
+    batch_wait_ms: float = 2.0  # how long a model waits for more reviews before running a batch
+
+
+class Batcher:
+    """Runs one predictor on the reviews of concurrent requests together: a batch of 16 costs far less than 16
+    batches of one, and one worker per model keeps requests from fighting over the CPU's cores."""
+
+    def __init__(self, predictor: Predictor, max_size: int, wait_ms: float):
+        self.predictor, self.max_size, self.wait = predictor, max_size, wait_ms / 1000
+        self.queue: asyncio.Queue | None = None
+        self.worker: asyncio.Task | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def predict(self, texts: list) -> list:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop or self.worker.done():  # made on the loop serving requests (a test client's
+            self.loop, self.queue = loop, asyncio.Queue()  # loop may end and another begin)
+            self.worker = asyncio.create_task(self._run())
+        futures = [loop.create_future() for _ in texts]
+        for text, future in zip(texts, futures):
+            self.queue.put_nowait((text, future))
+        return await asyncio.gather(*futures)
+
+    def _take(self, items: list) -> None:
+        while len(items) < self.max_size and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self.queue.get()]
+            self._take(items)
+            if len(items) < self.max_size and self.wait > 0:
+                await asyncio.sleep(self.wait)
+                self._take(items)
+            items = [(text, future) for text, future in items if not future.done()]  # callers that gave up
+            try:
+                results = await asyncio.to_thread(self.predictor.predict, [text for text, _ in items])
+            except Exception as err:  # noqa: BLE001 - every waiting request gets the error, the worker lives on
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(err)
+                continue
+            for (_, future), result in zip(items, results):
+                if not future.done():
+                    future.set_result(result)
+
+
+class PredictRequest(BaseModel):
+    texts: list[str] = Field(..., min_length=1, description="reviews to label")
+    explain: bool = Field(False, description="add word attributions (occlusion) for each review")
+
+
+class ModelResult(BaseModel):
+    run: str
+    kind: str
+    label: str | None = None
+    p_positive: float | None = Field(None, description="P(positive), whichever label was chosen")
+    truncated: bool = False
+    latency_ms: float | None = None
+    error: str | None = None
+    attribution: list[tuple[str, float]] | None = None
+
+
+class ReviewResult(BaseModel):
+    models: list[ModelResult]
+
+
+class PredictResponse(BaseModel):
+    results: list[ReviewResult]
+
+
+class BodyLimit:
+    """Answers 413 to a request body over `max_bytes`, whether it declares its length or arrives in chunks."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = f"request body over {self.max_bytes} bytes"
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            return await JSONResponse({"detail": "invalid Content-Length header"}, 400)(scope, receive, send)
+        if declared is not None and int(declared) > self.max_bytes:
+            return await JSONResponse({"detail": too_large}, 413)(scope, receive, send)
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                # FastAPI passes an HTTPException raised while it reads the body on to its handler as it is.
+                raise HTTPException(413, too_large)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans: int) -> list[tuple[str, float]]:
+    """(span, P(positive) with the span minus P without it) for consecutive spans covering the review."""
+    words = text.split()
+    size = max(1, -(-len(words) // max_spans))
+    spans = [words[i:i + size] for i in range(0, len(words), size)]
+    variants = [" ".join(w for j, span in enumerate(spans) if j != k for w in span) or "." for k in range(len(spans))]
+    without = predictor.predict(variants)
+    return [(" ".join(span), round(base_p_positive - (r.p_positive if r.p_positive is not None else 0.5), 4))
+            for span, r in zip(spans, without)]
+
+
+def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str | None = None,
+               precision: str = "fp32") -> FastAPI:
+    limits = limits or Limits()
+    predictors = [load_predictor(run, quantize=quantize, precision=precision) for run in run_dirs]
+    batchers = [Batcher(p, limits.serve_batch, limits.batch_wait_ms) for p in predictors]
+    # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
+    app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version="0.1.0")
+
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+
+    @app.get("/models")
+    def models() -> list[dict]:
+        return [{"run": p.name, "kind": p.kind} for p in predictors]
+
+    async def label(predictor: Predictor, batcher: Batcher, request: PredictRequest) -> list[ModelResult]:
+        start = time.perf_counter()
+        results = await batcher.predict(request.texts)
+        latency = 1000 * (time.perf_counter() - start) / len(request.texts)  # waiting for the batch included
+        rows = []
+        for text, r in zip(request.texts, results):
+            attribution = (await asyncio.to_thread(occlusion, predictor, text, r.p_positive, limits.max_spans)
+                           if request.explain and r.error is None else None)
+            rows.append(ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
+                                    truncated=r.truncated, error=r.error,
+                                    latency_ms=None if r.error else round(latency, 2), attribution=attribution))
+        return rows
+
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(request: PredictRequest) -> PredictResponse:
+        if len(request.texts) > limits.max_batch:
+            raise HTTPException(413, f"{len(request.texts)} reviews in one request; the limit is {limits.max_batch}")
+        # A long review is truncated as in training and as `predict` does; the body-size limit bounds the work.
+        per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
+        return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return (Path(__file__).parent / "page.html").read_text()
+
+    return app
+
+
+def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
+          quantize: str | None = None, precision: str = "fp32") -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(run_dirs, limits, quantize, precision), host=host, port=port)

@@ -1,0 +1,97 @@
+"""Scoring saved runs on labelled reviews: a split of the dataset, a labelled file, or the test set the report
+reads; and predictions for a list of items, per model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from imdb_sentiment.core import runs
+from imdb_sentiment.core.data import DataError, splits_for
+from imdb_sentiment.core.metrics import metrics_with_interval
+from imdb_sentiment.inference.io import Item, read_labelled
+from imdb_sentiment.inference.predictors import Predictor, load_predictor
+
+
+def evaluate_labelled(run_dir: str | Path, path: str | Path, text_column: str = "text", label_column: str = "label",
+                      quantize: str | None = None, seed: int = 0, precision: str = "fp32") -> dict:
+    """Accuracy (with a bootstrap interval), F1 and confusion matrix of a run on a labelled set; items that cannot
+    be read or scored are counted and named, and the rest are scored."""
+    items, labels = read_labelled(path, text_column, label_column)
+    predictor = load_predictor(run_dir, quantize=quantize, precision=precision)
+    return score_labelled(predictor, items, labels, path, seed)
+
+
+def score_labelled(predictor: Predictor, items: list[Item], labels: list[int], path: str | Path,
+                   seed: int = 0) -> dict:
+    """evaluate_labelled's result for a loaded predictor and a set already read by `read_labelled`."""
+    results = predictor.predict([item.text if item.error is None else None for item in items], progress=True)
+    scored = [(label, r.p_positive) for item, label, r in zip(items, labels, results)
+              if item.error is None and r.error is None]
+    skipped = [{"source": item.source, "error": item.error or r.error}
+               for item, r in zip(items, results) if item.error or r.error]
+    if not scored:
+        raise DataError(f"{path}: none of its {len(items)} reviews could be scored, e.g. {skipped[0]}")
+    y, p = zip(*scored)
+    return {**scored_metrics(predictor.name, str(path), y, p, seed), "skipped": skipped}
+
+
+def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
+    """One record per item: its source and, per model, a label and P(positive) or an error."""
+    texts = [item.text if item.error is None else None for item in items]
+    per_model = {p.name: p.predict(texts, progress=progress) for p in predictors}
+    records = []
+    for k, item in enumerate(items):
+        predictions = {}
+        for name, results in per_model.items():
+            r = results[k]
+            error = item.error or r.error
+            p_positive = None if error else round(r.p_positive, 4)
+            predictions[name] = {"error": error} if error else {
+                "label": r.label, "p_positive": p_positive, "truncated": r.truncated}
+        records.append({"source": item.source, "predictions": predictions})
+    return records
+
+
+def test_scores(predictor: Predictor, test) -> np.ndarray:
+    """P(positive) per test review: the scores the run saved when its training ended, or, for a run without them
+    (or one tested on other reviews), scored now; saved for next time when the run was tested on these reviews."""
+    fingerprint = test.fingerprint()
+    saved = None if predictor.changed else runs.read_test_probabilities(predictor.run_dir, fingerprint)
+    if saved is not None:
+        return saved
+    probs = np.array([r.p_positive for r in predictor.predict(test.texts, progress=True)])
+    if not predictor.changed and runs.tested_on(predictor.run_dir, fingerprint):
+        runs.write_test_probabilities(predictor.run_dir, probs)
+    return probs
+
+
+def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
+                 quantize: str | None = None, precision: str = "fp32") -> dict:
+    """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
+    predictor = load_predictor(run_dir, quantize=quantize, precision=precision)
+    reviews = splits_for(predictor.cfg, data)[split]
+    results = predictor.predict(reviews.texts, progress=True)
+    bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]
+    if bad:
+        raise DataError(f"{len(bad)} {split} reviews cannot be scored, e.g. {bad[0][0]}: {bad[0][1]}")
+    return scored_metrics(predictor.name, f"{split} split", reviews.labels, [r.p_positive for r in results])
+
+
+def scored_metrics(name: str, data: str, labels, p_positive, seed: int = 0) -> dict:
+    return {"run": name, "data": data, **metrics_with_interval(labels, p_positive, seed)}
+
+
+def summary(result: dict) -> str:
+    """One evaluation in a few readable lines."""
+    low, high = result["accuracy_ci95"]
+    c = result["confusion"]
+    lines = [f"{result['run']} on {result['data']}: accuracy {result['accuracy']:.2%} (95% CI {low:.2%}-{high:.2%}) "
+             f"over {result['n']:,} reviews, F1 {result['f1']:.3f}",
+             f"  confusion: {c['tp']:,} true positive, {c['fn']:,} false negative, {c['tn']:,} true negative, "
+             f"{c['fp']:,} false positive"]
+    skipped = result.get("skipped") or []
+    if skipped:
+        lines.append(f"  {len(skipped)} reviews not scored, e.g. {skipped[0]['source']}: {skipped[0]['error']}")
+    return "\n".join(lines)

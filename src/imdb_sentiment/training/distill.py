@@ -1,0 +1,183 @@
+"""Teacher outputs for distilling a fine-tuned Transformer into the BiLSTM (Tang et al. 2019, "Distilling
+Task-Specific Knowledge from BERT into Simple Neural Networks").
+
+The student learns from the teacher's logits on the training reviews and on augmented copies of them. The copies are
+made on the student's own word tokens, inside the window it reads (head+tail truncation), so teacher and student
+see the same words:
+- n-gram sampling: with probability `p_ngram`, the copy is one window of n consecutive tokens, n from 1 to 5;
+- otherwise masking: each token becomes the unknown token with probability `p_mask` (`<unk>` for the student,
+  the teacher tokenizer's own unknown token for the teacher).
+Tang et al. also replace words by others of the same part of speech; that needs a tagger, which no package on this
+machine's registries ships with its model weights offline, so it is left out.
+
+Copies are a pure function of (seed, review index, copy number): the cache stores the teacher's logits and a
+fingerprint of the copies' tokens instead of the copies themselves, and `load_cache` refuses a cache made by
+another teacher or for other reviews or copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imdb_sentiment.core import hardware, runs
+from imdb_sentiment.core.data import Reviews
+from imdb_sentiment.core.text import UNK, tokenize, truncate
+from imdb_sentiment.models.transformer import load_tokenizer
+
+
+@dataclass
+class Augmentation:
+    copies: int = 1  # augmented copies per training review
+    p_mask: float = 0.1
+    p_ngram: float = 0.25
+    max_ngram: int = 5
+    seed: int = 42
+
+
+def window(text: str, max_length: int, truncation: str) -> list[str]:
+    """The word tokens of `text` that the BiLSTM reads."""
+    return truncate(tokenize(text), max_length, truncation)
+
+
+def augment(tokens: list[str], rng: np.random.Generator, aug: Augmentation, unk: str) -> list[str]:
+    if rng.random() < aug.p_ngram and tokens:
+        n = min(int(rng.integers(1, aug.max_ngram + 1)), len(tokens))
+        start = int(rng.integers(0, len(tokens) - n + 1))
+        return tokens[start:start + n]
+    masked = rng.random(len(tokens)) < aug.p_mask
+    return [unk if m else token for token, m in zip(tokens, masked)]
+
+
+def augmented_copies(texts: list[str], aug: Augmentation, max_length: int, truncation: str,
+                     unk: str) -> list[list[str]]:
+    """`aug.copies` copies of each review, review-major: copy k of review i is at index i * copies + k."""
+    copies = []
+    for i, text in enumerate(texts):
+        tokens = window(text, max_length, truncation)
+        for k in range(aug.copies):
+            copies.append(augment(tokens, np.random.default_rng([aug.seed, i, k]), aug, unk))
+    return copies
+
+
+def fingerprint(token_lists: list[list[str]], unk: str) -> str:
+    """Identifies the copies whatever the unknown token is spelt as."""
+    digest = hashlib.sha1()
+    for tokens in token_lists:
+        digest.update(" ".join("<unk>" if t == unk else t for t in tokens).encode() + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def weights_fingerprint(run_dir: str | Path) -> str:
+    digest = hashlib.sha1()
+    with open(Path(run_dir) / "model.safetensors", "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+# The teacher as the student sees it: texts in, (N, 2) logits out. Whoever trains the student hands one in
+# (imdb_sentiment.apps.train loads the Transformer run), so training never depends on how a model is served.
+Labeller = Callable[[list[str]], np.ndarray]
+
+
+def _logits(label: Labeller, texts: list[str]) -> np.ndarray:
+    if not texts:  # a student without augmented copies; tokenizers fail on an empty batch
+        return np.empty((0, 2), dtype=np.float32)
+    return np.asarray(label(texts), dtype=np.float32)
+
+
+def soft_targets(logits: np.ndarray) -> np.ndarray:
+    """The teacher's two logits as the student's one: their margin, so sigmoid(margin) = softmax(logits)[1]."""
+    return (logits[:, 1] - logits[:, 0]).astype(np.float32)
+
+
+def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: str, max_length: int,
+               truncation: str, precision: str) -> dict:
+    """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`;
+    `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`; `precision` is the
+    teacher's."""
+    return {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
+            "augmentation": vars(aug), "student_window": [max_length, truncation], "teacher_precision": precision}
+
+
+def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: Reviews, aug: Augmentation,
+                max_length: int, truncation: str, precision: str = "fp32") -> dict[str, np.ndarray]:
+    """Run the teacher once over the training reviews and their augmented copies, and cache its logits."""
+    teacher_train = runs.read_run(teacher)["data_fingerprint"]["train"]
+    if teacher_train != train.fingerprint():
+        # A teacher trained on other reviews may have seen the student's validation set.
+        raise runs.RunError(f"{teacher} was trained on other reviews than the student's training split")
+    unk = load_tokenizer(teacher).unk_token
+    copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
+    start = time.perf_counter()
+    logits = {"train": _logits(label, train.texts), "augmented": _logits(label, [" ".join(c) for c in copies])}
+    info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher),
+            **cache_info(train, aug, copies, unk, max_length, truncation, precision),
+            "seconds": round(time.perf_counter() - start, 1),
+            "hardware": hardware.hardware(), "command": runs.command_line(), "date": runs.today()}
+    write_cache(path, logits, info)
+    return logits
+
+
+def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copies: int, seed: int,
+                    max_length: int, truncation: str, precision: str = "fp32", label: Labeller | None = None
+                    ) -> tuple[np.ndarray, list[list[str]], dict]:
+    """(teacher margins for the training reviews then `copies` copies of each, the copies' tokens, what the cache
+    says of itself), from `cache`, computed first with `label` (the `teacher` run's logits, in `precision`) if the
+    cache does not exist.
+
+    Copy k of a review does not depend on how many copies were made, so a cache with more copies serves a student
+    asking for fewer.
+    """
+    cache = Path(cache)
+    if not cache.exists():
+        if not teacher:
+            raise runs.RunError(f"no teacher logits at {cache}: give [distill] teacher (a Transformer run) to "
+                                f"compute them, or logits_cache the path of a cache")
+        if label is None:
+            raise runs.RunError(f"no teacher logits at {cache}, and no teacher to compute them was handed in "
+                                f"(the imdb-sentiment command loads {teacher} for that)")
+        build_cache(cache, teacher, label, train, Augmentation(copies=copies, seed=seed), max_length, truncation,
+                    precision)
+    with np.load(cache) as f:
+        info = json.loads(str(f["info"]))
+    cached_copies = info["augmentation"]["copies"]
+    if cached_copies < copies:
+        raise runs.RunError(f"{cache} holds {cached_copies} augmented copies per review, fewer than the {copies} "
+                            f"asked for; delete it (or name another logits_cache) to recompute")
+    cached_aug = Augmentation(copies=cached_copies, seed=seed)
+    all_copies = augmented_copies(train.texts, cached_aug, max_length, truncation, UNK)
+    expected = cache_info(train, cached_aug, all_copies, UNK, max_length, truncation, precision)
+    if teacher and (Path(teacher) / "model.safetensors").exists():
+        expected["teacher_weights"] = weights_fingerprint(teacher)
+    logits = load_cache(cache, expected)
+    augmented = logits["augmented"].reshape(len(train), cached_copies, 2)[:, :copies].reshape(-1, 2)
+    # Copies are review-major (copy k of review i at i * cached_copies + k): keep the first `copies` of each.
+    tokens = [all_copies[i * cached_copies + k] for i in range(len(train)) for k in range(copies)]
+    return soft_targets(np.concatenate([logits["train"], augmented])), tokens, info
+
+
+def write_cache(path: str | Path, logits: dict[str, np.ndarray], info: dict) -> None:
+    """`logits` by name ("train", "augmented") and what they were computed from, in one .npz."""
+    with runs.atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, info=np.array(json.dumps(info)), **logits)
+
+
+def load_cache(path: str | Path, expected: dict) -> dict[str, np.ndarray]:
+    """The cached logits, after checking that every field of `expected` matches what the cache was made from."""
+    with np.load(Path(path)) as cache:
+        info = json.loads(str(cache["info"]))
+        info.setdefault("teacher_precision", "fp32")  # caches from before the setting existed
+        mismatched = [f"{key}: cache {info.get(key)!r}, now {value!r}" for key, value in expected.items()
+                      if info.get(key) != value]
+        if mismatched:
+            raise runs.RunError(f"{path} was made for another teacher or other reviews ({'; '.join(mismatched)}); "
+                                f"delete it to recompute the teacher's logits")
+        return {name: cache[name] for name in cache.files if name != "info"}

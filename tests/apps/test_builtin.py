@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from imdb_sentiment.apps import builtin
+from imdb_sentiment.apps.cli import main
+from imdb_sentiment.core import runs
+from imdb_sentiment.inference.predictors import load_predictor
+
+UNMISTAKABLE = {
+    "One of the best films I have ever seen. Brilliant acting, a moving story, and a wonderful score.": "positive",
+    "An absolute masterpiece; I loved every minute and will watch it again.": "positive",
+    "The worst movie I have ever seen. Boring, badly acted and a complete waste of time.": "negative",
+    "Awful. The plot makes no sense, the dialogue is terrible, and I walked out after an hour.": "negative",
+}
+
+
+def test_the_built_in_model_ships_small_with_its_card_and_labels_unmistakable_reviews():
+    files = {p.name: p.stat().st_size for p in runs.BUILTIN_DIR.iterdir()}
+    assert {"model.safetensors", "vocab.json", "run.json", "MODEL.md", "card.json"} <= set(files)
+    assert sum(files.values()) <= 5_000_000
+    card = json.loads((runs.BUILTIN_DIR / "card.json").read_text())
+    assert card["test_n"] == 25_000 and abs(card["test_accuracy_fp16"] - card["test_accuracy_fp32"]) <= 0.001
+    predictions = load_predictor("builtin").predict(list(UNMISTAKABLE))
+    assert [p.label for p in predictions] == list(UNMISTAKABLE.values())
+
+
+def test_predict_without_a_run_uses_the_built_in_model(capsys):
+    assert main(["predict", "--json", "A wonderful, moving film."]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["predictions"]["builtin"]["label"] == "positive"
+
+
+def test_export_stores_half_precision_weights_that_score_as_the_run_did(bilstm_run, imdb_dir, tmp_path):
+    card = builtin.export(bilstm_run, tmp_path / "builtin", str(imdb_dir))
+    run_metrics = json.loads((bilstm_run / "metrics.json").read_text())
+    assert card["test_accuracy_fp32"] == run_metrics["test_accuracy"]
+    assert card["test_accuracy_fp16"] == pytest.approx(run_metrics["test_accuracy"], abs=0.01)
+    assert "English movie reviews" in (tmp_path / "builtin" / "MODEL.md").read_text()
+    text = ["A wonderful, moving film, brilliant and superb."]
+    shipped, original = load_predictor(tmp_path / "builtin").predict(text), load_predictor(bilstm_run).predict(text)
+    assert shipped[0].p_positive == pytest.approx(original[0].p_positive, abs=1e-2)

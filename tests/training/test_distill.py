@@ -1,0 +1,93 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from imdb_sentiment.core.runs import RunError
+from imdb_sentiment.training import distill
+
+REVIEWS = ["This film was not good at all, a total waste of time. <br /> I hated it.",
+           "A wonderful, moving story with superb acting from everyone involved."]
+
+
+def test_copies_are_seeded_and_made_inside_the_students_window():
+    aug = distill.Augmentation(copies=20, seed=3)
+    copies = distill.augmented_copies(REVIEWS, aug, max_length=8, truncation="head_tail", unk="[UNK]")
+    assert len(copies) == 40 and copies == distill.augmented_copies(REVIEWS, aug, 8, "head_tail", "[UNK]")
+    assert copies != distill.augmented_copies(REVIEWS, distill.Augmentation(copies=20, seed=4), 8, "head_tail",
+                                              "[UNK]")
+    window = distill.window(REVIEWS[0], 8, "head_tail")
+    ngrams = [c for c in copies[:20] if len(c) < len(window)]
+    masked = [c for c in copies[:20] if len(c) == len(window)]
+    assert ngrams and masked  # both kinds occur at p_ngram = 0.25 over 20 copies
+    for copy in ngrams:  # one window of consecutive tokens
+        assert 1 <= len(copy) <= 5 and any(window[i:i + len(copy)] == copy for i in range(len(window)))
+    for copy in masked:  # each token kept or replaced by the unknown token, never moved
+        assert all(c in (w, "[UNK]") for c, w in zip(copy, window))
+    # The fingerprint ignores how the unknown token is spelt, so teacher and student copies compare equal.
+    student = distill.augmented_copies(REVIEWS, aug, 8, "head_tail", "<unk>")
+    assert distill.fingerprint(copies, "[UNK]") == distill.fingerprint(student, "<unk>")
+
+
+def test_the_cache_refuses_logits_made_for_another_teacher_or_other_copies(tmp_path):
+    path = tmp_path / "teacher.npz"
+    logits = {"train": np.arange(4, dtype=np.float32).reshape(2, 2)}
+    distill.write_cache(path, logits, {"teacher_weights": "abc", "copies_fingerprint": "123"})
+    assert np.array_equal(distill.load_cache(path, {"teacher_weights": "abc"})["train"], logits["train"])
+    with pytest.raises(RunError, match="teacher_weights: cache 'abc', now 'xyz'"):
+        distill.load_cache(path, {"teacher_weights": "xyz", "copies_fingerprint": "123"})
+
+
+def test_a_student_without_copies_gets_a_teacher_labelled_cache_and_a_bf16_one_is_kept_apart(
+        imdb_dir, transformer_run, tmp_path):
+    from conftest import bilstm_test_config
+
+    from imdb_sentiment.apps.train import train
+
+    cfg = bilstm_test_config(imdb_dir, tmp_path / "noaug", max_epochs=1)
+    cfg.distill.teacher = str(transformer_run)
+    assert json.loads((train("bilstm", cfg) / "metrics.json").read_text())["augmented_samples"] == 0
+    bf16 = bilstm_test_config(imdb_dir, tmp_path / "bf16", max_epochs=1)
+    bf16.distill.logits_cache, bf16.distill.teacher_precision = str(tmp_path / "noaug" / "teacher_logits.npz"), "bf16"
+    with pytest.raises(RunError, match="teacher_precision: cache 'fp32', now 'bf16'"):
+        train("bilstm", bf16)
+
+
+def test_a_student_learns_from_the_teachers_cached_logits(imdb_dir, transformer_run, tmp_path):
+    from conftest import bilstm_test_config
+
+    from imdb_sentiment.apps.train import train
+
+    cfg = bilstm_test_config(imdb_dir, tmp_path / "student", max_epochs=2)
+    cfg.distill.teacher, cfg.distill.augment_copies = str(transformer_run), 2
+    metrics = json.loads((train("bilstm", cfg) / "metrics.json").read_text())
+    cache = tmp_path / "student" / "teacher_logits.npz"
+    assert cache.exists() and metrics["teacher"] == str(transformer_run)
+    assert metrics["augmented_samples"] == 2 * metrics["train_samples"]
+
+    # The committed-cache path: no teacher, fewer copies than cached; more copies than cached are refused.
+    fewer = bilstm_test_config(imdb_dir, tmp_path / "fewer", max_epochs=1)
+    fewer.distill.logits_cache, fewer.distill.augment_copies = str(cache), 1
+    assert json.loads((train("bilstm", fewer) / "metrics.json").read_text())["augmented_samples"] == \
+        metrics["train_samples"]
+    more = bilstm_test_config(imdb_dir, tmp_path / "more", max_epochs=1)
+    more.distill.logits_cache, more.distill.augment_copies = str(cache), 3
+    with pytest.raises(RunError, match="2 augmented copies per review, fewer than the 3"):
+        train("bilstm", more)
+
+
+def test_the_loss_mixes_hard_labels_and_the_teacher_and_copies_have_no_hard_label():
+    from imdb_sentiment.core.config import DistillArgs
+    from imdb_sentiment.training.bilstm import loss_fn
+
+    logits = torch.tensor([2.0, -1.0, 0.5])
+    batch = {"labels": torch.tensor([1, 0, -1]), "teacher_logits": torch.tensor([3.0, -1.0, -0.5])}
+    hard = F.binary_cross_entropy_with_logits(logits[:2], torch.tensor([1.0, 0.0]))
+    assert torch.isclose(loss_fn(logits, batch, None), hard)
+    mse = DistillArgs(alpha=0.25, loss="mse")
+    assert torch.isclose(loss_fn(logits, batch, mse), 0.25 * hard + 0.75 * torch.tensor(2.0 / 3))
+    kl = DistillArgs(alpha=0.0, loss="kl", temperature=2.0)
+    # Matching the teacher exactly leaves only the teacher's own entropy: the loss is lowest there.
+    assert loss_fn(batch["teacher_logits"], batch, kl) < loss_fn(logits, batch, kl)
