@@ -6,13 +6,15 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from imdb_sentiment.apps.serve import Limits, create_app, occlusion
+from imdb_sentiment.apps.serve import Access, Limits, create_app, occlusion
 from imdb_sentiment.inference.predictors import Predictor
 
 
 @pytest.fixture(scope="module")
 def app(bilstm_run, transformer_run):
-    return create_app([str(bilstm_run), str(transformer_run)], Limits(max_body_bytes=5000, max_batch=3, max_spans=10))
+    # Any Host: the test clients send their own ("testserver", "localhost"); tests/apps/test_guard.py checks Host.
+    return create_app([str(bilstm_run), str(transformer_run)], Limits(max_body_bytes=5000, max_batch=3, max_spans=10),
+                      access=Access(allowed_hosts=("*",)))
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +202,7 @@ def test_concurrent_requests_are_labelled_in_shared_batches(bilstm_run, monkeypa
         return original(self, batch, progress)
 
     monkeypatch.setattr(BiLSTMPredictor, "predict", counted)
-    app = create_app([str(bilstm_run)], Limits(batch_wait_ms=50))
+    app = create_app([str(bilstm_run)], Limits(batch_wait_ms=50), access=Access(allowed_hosts=("*",)))
 
     async def sixteen_clients():
         transport = httpx.ASGITransport(app=app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -46,9 +47,9 @@ def _evaluate(args) -> None:
 
     if args.data and is_labelled_set(args.data):
         result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize,
-                                   precision=args.precision)
+                                   precision=args.precision, trust_pickles=args.trust_pickles)
     else:
-        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision)
+        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision, args.trust_pickles)
         if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
             card = json.loads((BUILTIN_DIR / "card.json").read_text())
             result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
@@ -68,7 +69,8 @@ def _predict(args) -> int:
     from imdb_sentiment.inference.io import read_items
     from imdb_sentiment.inference.predictors import load_predictor
 
-    predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision) for run in args.runs or [BUILTIN]]
+    predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision, args.trust_pickles)
+                  for run in args.runs or [BUILTIN]]
     try:
         items = read_items(args.texts, args.file, args.text_column)
     except FileNotFoundError as err:
@@ -107,7 +109,8 @@ def _probe(args) -> None:
     from imdb_sentiment.inference.predictors import load_predictor
 
     suite = build_suite(args.cases, args.seed)
-    rows = run_suite([load_predictor(run, quantize=args.quantize, precision=args.precision) for run in args.runs],
+    rows = run_suite([load_predictor(run, quantize=args.quantize, precision=args.precision,
+                                    trust_pickles=args.trust_pickles) for run in args.runs],
                      suite)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,8 +128,11 @@ def _serve(args) -> None:
     from imdb_sentiment.core.runs import BUILTIN
 
     limits = Limits(args.max_body_bytes, args.max_batch, serve_batch=args.serve_batch,
-                    batch_wait_ms=args.batch_wait_ms)
-    serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision)
+                    batch_wait_ms=args.batch_wait_ms, explain_words=args.explain_words,
+                    explain_concurrency=args.explain_concurrency, explain_seconds=args.explain_seconds)
+    api_key = args.api_key or os.environ.get("IMDB_SENTIMENT_API_KEY") or None
+    serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision, args.trust_pickles,
+          api_key, tuple(filter(None, args.allowed_hosts.split(","))))
 
 
 def add_inference_flags(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +142,9 @@ def add_inference_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: BiLSTM and Transformer runs under bf16 autocast, on CPUs with AVX-512 BF16 or "
                              "AMX (default: fp32)")
+    parser.add_argument("--trust_pickles", action="store_true",
+                        help="load a TF-IDF run saved before 0.2 as a pickle (model.joblib); unpickling runs any code "
+                             "the file holds, so only for runs you made yourself (docs/usage.md#what-a-run-folder-may-hold)")
 
 
 def _download(args) -> None:
@@ -220,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reviews of concurrent requests labelled together (default: 64; 1 turns batching off)")
     web.add_argument("--batch_wait_ms", type=float, default=2.0,
                      help="how long a model waits for more concurrent reviews before it runs (default: 2)")
+    web.add_argument("--api_key", help="require this key (X-API-Key or Authorization: Bearer) on every route but the "
+                                       "page's static files (default: $IMDB_SENTIMENT_API_KEY; none)")
+    web.add_argument("--allowed_hosts", default="", help="comma-separated names this server may be reached by, "
+                                                        "besides the bound address and loopback (* for any)")
+    web.add_argument("--explain_words", type=int, default=400, help="words of a review explained (default: 400)")
+    web.add_argument("--explain_concurrency", type=int, default=2,
+                     help="requests explaining at once; more get 503 (default: 2)")
+    web.add_argument("--explain_seconds", type=float, default=10.0,
+                     help="an explanation's time budget per request, then 503 (default: 10)")
     add_inference_flags(web)
     web.set_defaults(func=_serve)
 

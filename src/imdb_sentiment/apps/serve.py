@@ -7,22 +7,34 @@ Concurrent requests are batched: each model collects the reviews that arrive wit
 
 Word attributions are by occlusion: each word (or span of words, for long reviews) is removed in turn and the
 change in P(positive) is its weight; positive weights pushed the model toward "positive". Model-agnostic, so the
-BiLSTM, the Transformer and the TF-IDF baseline are explained the same way.
+BiLSTM, the Transformer and the TF-IDF baseline are explained the same way. Each costs one forward pass per span,
+so only the first `explain_words` words are explained, at most `explain_concurrency` requests explain at once (others
+get 503 at once rather than queueing), and an explanation that runs past `explain_seconds` is abandoned with 503.
+
+On any address but loopback, see apps/guard.py: an API key, the Host check and the security headers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
+from imdb_sentiment.apps.guard import Guard, is_loopback
 from imdb_sentiment.inference.predictors import Predictor, load_predictor
+
+log = logging.getLogger("imdb_sentiment.serve")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins a valid pair into one character
 
 
 @dataclass
@@ -32,6 +44,9 @@ class Limits:
     max_spans: int = 40  # occlusion variants per review and model
     serve_batch: int = 64  # reviews of concurrent requests run together
     batch_wait_ms: float = 2.0  # how long a model waits for more reviews before running a batch
+    explain_words: int = 400  # words of a review that occlusion explains (a longer review: its first ones)
+    explain_concurrency: int = 2  # requests explaining at once; more get 503
+    explain_seconds: float = 10.0  # an explanation's time budget per request
 
 
 class Batcher:
@@ -80,7 +95,13 @@ class Batcher:
 
 class PredictRequest(BaseModel):
     texts: list[str] = Field(..., min_length=1, description="reviews to label")
-    explain: bool = Field(False, description="add word attributions (occlusion) for each review")
+    explain: StrictBool = Field(False, description="add word attributions (occlusion) for each review")
+
+    @field_validator("texts")
+    @classmethod
+    def replace_lone_surrogates(cls, texts: list[str]) -> list[str]:
+        # JSON may escape half a UTF-16 pair ("\ud800"): no UTF-8 text holds one, so it becomes U+FFFD here.
+        return [LONE_SURROGATE.sub("\ufffd", t) for t in texts]
 
 
 class ModelResult(BaseModel):
@@ -92,6 +113,7 @@ class ModelResult(BaseModel):
     latency_ms: float | None = None
     error: str | None = None
     attribution: list[tuple[str, float]] | None = None
+    attribution_words: int | None = Field(None, description="words explained: the first ones of a longer review")
 
 
 class ReviewResult(BaseModel):
@@ -131,9 +153,14 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
-def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans: int) -> list[tuple[str, float]]:
-    """(span, P(positive) with the span minus P without it) for consecutive spans covering the review."""
+def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans: int,
+              max_words: int | None = None) -> list[tuple[str, float]]:
+    """(span, P(positive) with the span minus P without it) for consecutive spans covering the review; a review over
+    `max_words` words is explained as its first `max_words` words alone."""
     words = text.split()
+    if max_words and len(words) > max_words:
+        words = words[:max_words]
+        base_p_positive = predictor.predict([" ".join(words)])[0].p_positive
     size = max(1, -(-len(words) // max_spans))
     spans = [words[i:i + size] for i in range(0, len(words), size)]
     variants = [" ".join(w for j, span in enumerate(spans) if j != k for w in span) or "." for k in range(len(spans))]
@@ -142,50 +169,100 @@ def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans
             for span, r in zip(spans, without)]
 
 
+@dataclass
+class Access:
+    """Who may call the server: the address it is bound to, an API key, and other names it may be reached by."""
+
+    host: str = "127.0.0.1"
+    api_key: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+
+
 def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str | None = None,
-               precision: str = "fp32") -> FastAPI:
-    limits = limits or Limits()
-    predictors = [load_predictor(run, quantize=quantize, precision=precision) for run in run_dirs]
+               precision: str = "fp32", trust_pickles: bool = False, access: Access | None = None) -> FastAPI:
+    limits, access = limits or Limits(), access or Access()
+    predictors = [load_predictor(run, quantize=quantize, precision=precision, trust_pickles=trust_pickles)
+                  for run in run_dirs]
     batchers = [Batcher(p, limits.serve_batch, limits.batch_wait_ms) for p in predictors]
+    explaining = asyncio.Semaphore(limits.explain_concurrency)
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
     app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version="0.1.0")
-
+    app.state.batchers = batchers
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(Guard, bound_host=access.host, api_key=access.api_key, allowed_hosts=access.allowed_hosts)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, which fails to serialise when it holds NaN or Infinity.
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in err.errors()]
+        log.warning("422 on %s: %s", request.url.path, "; ".join(f"{e['loc']}: {e['msg']}" for e in errors)[:200])
+        return JSONResponse({"detail": errors}, 422)
 
     @app.get("/models")
     def models() -> list[dict]:
         return [{"run": p.name, "kind": p.kind} for p in predictors]
 
+    async def explain(predictor: Predictor, text: str, p_positive: float) -> list[tuple[str, float]]:
+        return await asyncio.wait_for(asyncio.to_thread(occlusion, predictor, text, p_positive, limits.max_spans,
+                                                        limits.explain_words), limits.explain_seconds)
+
     async def label(predictor: Predictor, batcher: Batcher, request: PredictRequest) -> list[ModelResult]:
         start = time.perf_counter()
-        results = await batcher.predict(request.texts)
+        try:
+            results = await batcher.predict(request.texts)
+        except Exception as err:  # noqa: BLE001 - one failing model must not take the others' answers with it
+            log.error("%s failed on a batch: %s: %s", predictor.name, type(err).__name__, err)
+            return [ModelResult(run=predictor.name, kind=predictor.kind, error=f"the model failed: "
+                                f"{type(err).__name__}") for _ in request.texts]
         latency = 1000 * (time.perf_counter() - start) / len(request.texts)  # waiting for the batch included
         rows = []
         for text, r in zip(request.texts, results):
-            attribution = (await asyncio.to_thread(occlusion, predictor, text, r.p_positive, limits.max_spans)
+            attribution = (await explain(predictor, text, r.p_positive)
                            if request.explain and r.error is None else None)
             rows.append(ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
                                     truncated=r.truncated, error=r.error,
-                                    latency_ms=None if r.error else round(latency, 2), attribution=attribution))
+                                    latency_ms=None if r.error else round(latency, 2), attribution=attribution,
+                                    attribution_words=min(len(text.split()), limits.explain_words)
+                                    if attribution is not None else None))
         return rows
 
     @app.post("/predict", response_model=PredictResponse)
     async def predict(request: PredictRequest) -> PredictResponse:
         if len(request.texts) > limits.max_batch:
             raise HTTPException(413, f"{len(request.texts)} reviews in one request; the limit is {limits.max_batch}")
-        # A long review is truncated as in training and as `predict` does; the body-size limit bounds the work.
-        per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
+        if not request.explain:
+            per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
+            return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
+        if explaining.locked():  # explanations cost a forward pass per span: refuse at once rather than queue
+            raise HTTPException(503, "too many explanations running; retry shortly, or ask without explain")
+        async with explaining:
+            try:
+                per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
+            except TimeoutError:
+                raise HTTPException(503, f"the explanation took over {limits.explain_seconds:g} s; ask for fewer "
+                                         f"or shorter reviews") from None
         return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
         return (Path(__file__).parent / "page.html").read_text()
 
+    @app.get("/page.js")
+    def page_script() -> Response:
+        return Response((Path(__file__).parent / "page.js").read_text(), media_type="text/javascript")
+
     return app
 
 
 def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
-          quantize: str | None = None, precision: str = "fp32") -> None:
+          quantize: str | None = None, precision: str = "fp32", trust_pickles: bool = False,
+          api_key: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(run_dirs, limits, quantize, precision), host=host, port=port)
+    if not is_loopback(host):
+        print(f"warning: serving on {host}, reachable from other machines"
+              + ("" if api_key else "; anyone who can reach it can use it (set --api_key or IMDB_SENTIMENT_API_KEY)"),
+              file=sys.stderr)
+    app = create_app(run_dirs, limits, quantize, precision, trust_pickles, Access(host, api_key, allowed_hosts))
+    uvicorn.run(app, host=host, port=port)

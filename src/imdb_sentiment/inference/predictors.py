@@ -211,11 +211,11 @@ class TransformerPredictor(Predictor):
 class TfidfPredictor(Predictor):
     kind = "tfidf"
 
-    def __init__(self, run_dir, batch_size: int = 1024):
+    def __init__(self, run_dir, batch_size: int = 1024, trust_pickles: bool = False):
         from imdb_sentiment.models.tfidf import load_tfidf_run
 
         super().__init__(run_dir, batch_size)
-        self.pipeline, self.cfg = load_tfidf_run(run_dir)
+        self.pipeline, self.cfg = load_tfidf_run(run_dir, trust_pickles)
 
     def _encode(self, texts):
         return list(texts), [False] * len(texts)  # n-gram counts read the whole review
@@ -225,9 +225,10 @@ class TfidfPredictor(Predictor):
 
 
 def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize: str | None = None,
-                   precision: str = "fp32") -> Predictor:
+                   precision: str = "fp32", trust_pickles: bool = False) -> Predictor:
     """The predictor of a saved run; `quantize="int8"` gives BiLSTM and Transformer runs int8 weights (TF-IDF runs,
-    already small linear models, are left as they are); `precision="bf16"` runs them under bf16 autocast."""
+    already small linear models, are left as they are); `precision="bf16"` runs them under bf16 autocast.
+    `trust_pickles` lets a TF-IDF run from before 0.2 load its pickled model, which can run any code."""
     if quantize and precision != "fp32":
         raise runs.RunError("--quantize int8 and --precision bf16 are two alternatives; choose one")
     kind = runs.read_run(run_dir)["kind"]
@@ -235,7 +236,8 @@ def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize:
     if cls is None:
         raise runs.RunError(f"{run_dir}: unknown run kind {kind!r}")
     try:
-        predictor = cls(run_dir) if batch_size is None else cls(run_dir, batch_size)
+        options = {"trust_pickles": trust_pickles} if kind == "tfidf" else {}
+        predictor = cls(run_dir, **options) if batch_size is None else cls(run_dir, batch_size, **options)
         if quantize and kind != "tfidf":
             predictor.quantize(quantize)
         predictor.use_precision(precision)

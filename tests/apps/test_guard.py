@@ -1,0 +1,131 @@
+"""serve on a network: Host check, API key, security headers, and bounded work for what clients send."""
+import asyncio
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from imdb_sentiment.apps import serve as serve_module
+from imdb_sentiment.apps.serve import Access, Limits, create_app
+
+
+@pytest.fixture(scope="module")
+def keyed(bilstm_run):
+    app = create_app([str(bilstm_run)], access=Access(host="0.0.0.0", api_key="s3cret", allowed_hosts=("sentiment.example",)))
+    return TestClient(app, base_url="http://sentiment.example")
+
+
+def test_requests_for_another_host_name_are_refused(bilstm_run):
+    client = TestClient(create_app([str(bilstm_run)]), base_url="http://localhost:8000")
+    assert client.get("/models").status_code == 200
+    assert client.get("/models", headers={"host": "127.0.0.1:8000"}).status_code == 200
+    assert client.get("/models", headers={"host": "[::1]:8000"}).status_code == 200
+    refused = client.get("/models", headers={"host": "attacker.example"})  # DNS rebinding: the attacker's name
+    assert refused.status_code == 400 and "attacker.example" in refused.json()["detail"]
+
+
+def test_the_key_is_asked_on_every_route_but_the_pages_static_files(keyed):
+    for path in ("/", "/page.js"):
+        assert keyed.get(path).status_code == 200
+    for method, path in (("get", "/models"), ("get", "/openapi.json"), ("post", "/predict")):
+        assert getattr(keyed, method)(path).status_code == 401
+        assert getattr(keyed, method)(path, headers={"x-api-key": "wrong"}).status_code == 401
+    body = {"texts": ["A superb film."]}
+    assert keyed.post("/predict", json=body, headers={"x-api-key": "s3cret"}).status_code == 200
+    assert keyed.post("/predict", json=body, headers={"authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_every_answer_carries_the_security_headers(keyed):
+    for response in (keyed.get("/"), keyed.get("/models"), keyed.get("/", headers={"host": "elsewhere"})):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    policy = keyed.get("/").headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert '<script src="page.js"></script>' in keyed.get("/").text  # no inline script for the policy to block
+
+
+def test_a_non_loopback_address_warns_once(monkeypatch, capsys, bilstm_run):
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port: None)
+    serve_module.serve([str(bilstm_run)], host="0.0.0.0")
+    assert "warning: serving on 0.0.0.0" in capsys.readouterr().err
+    serve_module.serve([str(bilstm_run)], host="0.0.0.0", api_key="k")
+    assert "set --api_key" not in capsys.readouterr().err
+    serve_module.serve([str(bilstm_run)], host="127.0.0.1")
+    assert capsys.readouterr().err == ""
+
+
+@pytest.fixture(scope="module")
+def open_client(bilstm_run, transformer_run):
+    return TestClient(create_app([str(bilstm_run), str(transformer_run)], Limits(explain_words=20)),
+                      base_url="http://localhost")
+
+
+@pytest.mark.parametrize("body", ['{"texts": [NaN]}', '{"texts": ["fine"], "explain": Infinity}',
+                                  '{"texts": [-Infinity, "x"]}'])
+def test_non_finite_numbers_are_a_422_not_a_crash(open_client, body):
+    response = open_client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"]
+
+
+def test_explain_must_be_a_real_boolean(open_client):
+    assert open_client.post("/predict", json={"texts": ["fine"], "explain": "yes"}).status_code == 422
+    assert open_client.post("/predict", json={"texts": ["fine"], "explain": 1}).status_code == 422
+
+
+def test_a_lone_surrogate_is_replaced_and_explained(open_client):
+    body = '{"texts": ["a superb \\ud800 film"], "explain": true}'
+    response = open_client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    spans = [span for span, _ in response.json()["results"][0]["models"][0]["attribution"]]
+    assert spans == ["a", "superb", "\ufffd", "film"]
+
+
+def test_a_long_review_is_explained_by_its_first_words_and_says_so(open_client):
+    response = open_client.post("/predict", json={"texts": ["good " * 500], "explain": True})
+    model = response.json()["results"][0]["models"][0]
+    assert model["attribution_words"] == 20 and sum(len(s.split()) for s, _ in model["attribution"]) == 20
+
+
+def test_one_failing_model_leaves_the_others_answers(bilstm_run, transformer_run, monkeypatch):
+    app = create_app([str(bilstm_run), str(transformer_run)], access=Access(allowed_hosts=("*",)))
+    client = TestClient(app)
+    broken = next(b for b in app.state.batchers if b.predictor.kind == "transformer").predictor
+
+    def fail(texts, progress=False):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(broken, "predict", fail)
+    response = client.post("/predict", json={"texts": ["A superb film.", "Dull."]})
+    assert response.status_code == 200
+    for review in response.json()["results"]:
+        lstm, transformer = review["models"]
+        assert lstm["label"] in ("positive", "negative") and lstm["error"] is None
+        assert transformer["error"] == "the model failed: RuntimeError" and transformer["label"] is None
+
+
+def slow_occlusion(seconds):
+    def occlusion(predictor, text, base, max_spans, max_words=None):
+        time.sleep(seconds)
+        return [(text, 0.0)]
+    return occlusion
+
+
+def test_explanations_beyond_the_cap_or_the_time_budget_get_503(bilstm_run, monkeypatch):
+    monkeypatch.setattr(serve_module, "occlusion", slow_occlusion(0.5))
+    app = create_app([str(bilstm_run)], Limits(explain_concurrency=1, explain_seconds=5),
+                     access=Access(allowed_hosts=("*",)))
+
+    async def two_at_once():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            explain = {"texts": ["fine"], "explain": True}
+            return await asyncio.gather(client.post("/predict", json=explain), client.post("/predict", json=explain),
+                                        client.post("/predict", json={"texts": ["fine"]}))
+
+    first, second, plain = asyncio.run(two_at_once())
+    assert sorted([first.status_code, second.status_code]) == [200, 503] and plain.status_code == 200
+
+    quick = create_app([str(bilstm_run)], Limits(explain_seconds=0.1), access=Access(allowed_hosts=("*",)))
+    response = TestClient(quick).post("/predict", json={"texts": ["fine"], "explain": True})
+    assert response.status_code == 503 and "took over 0.1 s" in response.json()["detail"]
