@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -94,7 +95,7 @@ def load_pipeline(run_dir: Path) -> Pipeline:
             return Pipeline([("counts", vectorizer), ("nb", nb), ("classifier", classifier)])
         vectorizer.idf_ = tensors["scale"]
         return Pipeline([("tfidf", vectorizer), ("classifier", classifier)])
-    except (OSError, KeyError, TypeError, ValueError) as err:
+    except (OSError, KeyError, TypeError, ValueError, SafetensorError) as err:
         raise runs.RunError(f"{run_dir}: its TF-IDF model files are missing or corrupt ({type(err).__name__}: "
                             f"{err}); retrain it") from err
 
