@@ -7,6 +7,7 @@ import re
 from functools import partial
 from pathlib import Path
 
+from imdb_sentiment.core import runs
 from imdb_sentiment.core.config import BiLSTMConfig, TfidfConfig, TransformerConfig
 from imdb_sentiment.core.fields import ConfigError
 
@@ -23,7 +24,13 @@ def config_kind(path: str | Path) -> str:
 
 
 def train(kind: str, cfg, splits: dict | None = None) -> Path:
-    """Train `cfg` (on `splits` instead of its own when given) and return its run directory."""
+    """Train `cfg` (on `splits` instead of its own when given) and return its run directory, holding the run
+    directory's lock meanwhile."""
+    with runs.locked(Path(cfg.train.output_dir)):
+        return _train(kind, cfg, splits)
+
+
+def _train(kind: str, cfg, splits: dict | None) -> Path:
     if kind == "bilstm":
         from imdb_sentiment.inference.predictors import teacher_logits
         from imdb_sentiment.training.bilstm import train_bilstm

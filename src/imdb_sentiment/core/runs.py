@@ -64,12 +64,22 @@ def replace_dir(tmp: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, checkpoint) -> None:
-    """Check that `run_dir` may take this run; `checkpoint` is its last checkpoint, found whether resuming or not.
+def prepare_run_dir(run_dir: Path, resume: bool, checkpoint, kind: str) -> None:
+    """Check that `run_dir` may take this run of `kind`; `checkpoint` is its last checkpoint, found whether resuming
+    or not.
 
-    A new folder, a run resumed from its checkpoint, or, with --resume, a run that stopped before its first
-    checkpoint, which starts over in place. Nothing is created here: a run that fails before writing its first
-    file leaves no folder behind."""
+    A new or empty folder, a run resumed from its checkpoint, or, with --resume, a run that stopped before its first
+    checkpoint, which starts over in place. Anything else is refused, so no file the run did not write is ever
+    overwritten or deleted. Nothing is created here: a run that fails before writing its first file leaves no
+    folder behind."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a folder; choose another --output_dir.")
+    if (run_dir / "run.json").exists():
+        found = read_run(run_dir)["kind"]
+        if found != kind:
+            raise RunError(f"{run_dir} holds a {found} run, not a {kind} run; choose another --output_dir.")
+    elif run_dir.exists() and any(p.name != LOCK for p in run_dir.iterdir()):
+        raise RunError(f"{run_dir} is not empty and holds no run; choose a new or empty --output_dir.")
     finished = (run_dir / "metrics.json").exists()
     if checkpoint is not None and resume:
         return
@@ -95,6 +105,59 @@ def prepare_run_dir(run_dir: Path, resume: bool, checkpoint) -> None:
 # What a run writes before its first checkpoint: cleared when such a run starts over.
 STARTED_FILES = ("run.json", "vocab.json", "model.safetensors", "model.safetensors.tmp", "checkpoint.tmp",
                  "checkpoints", "run.json.tmp")
+
+
+LOCK = ".lock"  # the pid of the process writing the run
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path):
+    """Hold `run_dir` for one training process: a second one pointed at it refuses at once instead of mixing its
+    files with the first's. A lock whose process is gone (killed, or on another boot) is taken over. Under several
+    processes (torchrun, accelerate) rank 0 holds it for all."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    created = not run_dir.exists()
+    lock = run_dir / LOCK
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _take(lock)
+    except OSError as err:
+        raise RunError(f"cannot write to {run_dir}: {err.strerror or err}") from err
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+            if created and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # a run that failed before writing anything leaves no folder behind
+
+
+def _take(lock: Path) -> None:
+    for _ in range(2):
+        try:
+            with open(lock, "x") as f:
+                f.write(str(os.getpid()))
+            return
+        except FileExistsError:
+            owner = lock.read_text().strip()
+            if owner.isdigit() and _alive(int(owner)):
+                raise RunError(f"{lock.parent} is being written by process {owner}; wait for it to finish, or "
+                               f"choose another --output_dir") from None
+            log.warning("%s: taking over a lock left by process %s, which is gone", lock.parent, owner or "?")
+            lock.unlink(missing_ok=True)
+    raise RunError(f"cannot lock {lock.parent}: another process keeps taking it")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def finish_run_dir(run_dir: Path, keep_checkpoints: bool) -> None:

@@ -129,7 +129,7 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str
     set_seed(tc.seed)
     run_dir = Path(tc.output_dir)
     checkpoint = runs.latest_checkpoint(run_dir)
-    runs.prepare_run_dir(run_dir, tc.resume, checkpoint)
+    runs.prepare_run_dir(run_dir, tc.resume, checkpoint, "bilstm")
     checkpoint = checkpoint if tc.resume else None
 
     splits = splits or splits_for(cfg)

@@ -23,7 +23,7 @@ def train_tfidf(cfg: TfidfConfig, command: str | None = None, splits: dict[str, 
     mc, tc = cfg.model, cfg.train
     run_dir = Path(tc.output_dir)
     # Seconds to train: nothing to resume, and a run that failed before it finished simply starts over.
-    runs.prepare_run_dir(run_dir, resume=True, checkpoint=None)
+    runs.prepare_run_dir(run_dir, resume=True, checkpoint=None, kind="tfidf")
     splits = splits or splits_for(cfg)
     runs.write_run_info(run_dir, "tfidf", cfg, splits)
 

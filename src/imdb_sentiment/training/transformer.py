@@ -59,7 +59,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None,
     run_dir = Path(tc.output_dir)
     checkpoints = run_dir / "checkpoints"
     last = runs.latest_trainer_checkpoint(checkpoints)
-    runs.prepare_run_dir(run_dir, tc.resume, last)
+    runs.prepare_run_dir(run_dir, tc.resume, last, "transformer")
     resume_from = last if tc.resume else None
 
     splits = splits or splits_for(cfg)
