@@ -53,39 +53,60 @@ def _evaluate(args) -> None:
         if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
             card = json.loads((BUILTIN_DIR / "card.json").read_text())
             result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
-        elif not args.quantize and args.precision == "fp32" and not args.data:  # int8 / bf16 scores are not the run's
-            write_json(f"{args.run_dir}/eval_{args.split}.json", result)
     if args.json:
         print(json.dumps(result, indent=2))
-        return
-    print(summary(result))
-    if "model_card_test_accuracy" in result:
-        print(f"  the model card states {result['model_card_test_accuracy']:.2%}")
+    else:
+        print(summary(result))
+        if "model_card_test_accuracy" in result:
+            print(f"  the model card states {result['model_card_test_accuracy']:.2%}")
+    # Saved after printing: a read-only run folder must not lose what was just measured.
+    if args.run_dir != BUILTIN and not args.quantize and args.precision == "fp32" and not args.data:
+        try:
+            write_json(f"{args.run_dir}/eval_{args.split}.json", result)
+        except RunError as err:  # int8 / bf16 scores are not the run's, so only fp32 ones are kept
+            print(f"warning: {err}; the metrics above were not saved", file=sys.stderr)
+
+
+PREDICT_CHUNK = 1024  # reviews read, labelled and printed at a time: a file of any length in constant memory
 
 
 def _predict(args) -> int:
+    import itertools
+
     from imdb_sentiment.core.runs import BUILTIN
     from imdb_sentiment.inference.evaluate import predict_items
-    from imdb_sentiment.inference.io import read_items
+    from imdb_sentiment.inference.io import iter_items
     from imdb_sentiment.inference.predictors import load_predictor
 
+    shard, shards = args.shard
+    items = iter_items(args.texts, args.file, args.text_column)  # a missing input fails before any model loads
+    items = (item for k, item in enumerate(items) if k % shards == shard)
     predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision, args.trust_pickles)
                   for run in args.runs or [BUILTIN]]
-    try:
-        items = read_items(args.texts, args.file, args.text_column)
-    except FileNotFoundError as err:
-        raise DataError(str(err)) from err
-    records = predict_items(items, predictors, progress=len(items) > 100)
-    if args.json:
-        for record in records:
-            print(json.dumps(record, ensure_ascii=False))
-    else:
-        _print_predictions(records, items)
+    total = failed = 0
+    while chunk := list(itertools.islice(items, PREDICT_CHUNK)):
+        records = predict_items(chunk, predictors)
+        if args.json:
+            for record in records:
+                print(json.dumps(record, ensure_ascii=False))
+        else:
+            _print_predictions(records, chunk)
+        total += len(records)
+        failed += sum(any("error" in p for p in record["predictions"].values()) for record in records)
+    if total == 0:
+        print("no reviews to label: the input was empty", file=sys.stderr)
+        return 1
     # Every review is labelled that can be, but a script must still learn that some could not.
-    failed = sum(any("error" in p for p in record["predictions"].values()) for record in records)
     if failed:
-        print(f"{failed} of {len(records)} reviews could not be labelled (see their errors)", file=sys.stderr)
+        print(f"{failed} of {total} reviews could not be labelled (see their errors)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N, got {text!r}")
+    return int(index), int(count)
 
 
 def _print_predictions(records: list[dict], items: list) -> None:
@@ -113,13 +134,16 @@ def _probe(args) -> None:
                                     trust_pickles=args.trust_pickles) for run in args.runs],
                      suite)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "probes.json", rows)
     text = table(rows, suite)
-    (out / "probes.md").write_text(f"# Behavioural tests: failure rates (95% Wilson interval)\n\n"
-                                   f"`imdb-sentiment probe` with {args.cases} cases per capability, seed {args.seed}."
-                                   f"\n\n{text}\n")
-    print(text)
+    print(text)  # before writing: a folder that cannot be written loses nothing that was measured
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "probes.json", rows)
+        (out / "probes.md").write_text(f"# Behavioural tests: failure rates (95% Wilson interval)\n\n"
+                                       f"`imdb-sentiment probe` with {args.cases} cases per capability, seed "
+                                       f"{args.seed}.\n\n{text}\n")
+    except OSError as err:
+        raise RunError(f"cannot write to {out}: {err.strerror or err}; the table above is the result") from err
     print(f"written to {out / 'probes.json'} and {out / 'probes.md'}")
 
 
@@ -206,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="review column or field of a csv/jsonl file (as in evaluate)")
     predict.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     predict.add_argument("--batch_size", type=int, default=None)
+    predict.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                         help="label only reviews I, I+N, I+2N, ... (0-based): N machines or processes share a file")
     add_inference_flags(predict)
     predict.set_defaults(func=_predict)
 

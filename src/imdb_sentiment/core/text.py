@@ -68,3 +68,16 @@ class Vocab:
     @classmethod
     def load(cls, path: str | Path) -> Vocab:
         return cls(json.loads(Path(path).read_text()))
+
+
+# Far more than any model here reads (512 tokens from the head and the tail), far less than a pathological input:
+# a 1 GB one-line review is cut to this before it is tokenized.
+MAX_REVIEW_CHARS = 100_000
+
+
+def clip(text: str, max_chars: int = MAX_REVIEW_CHARS) -> str:
+    """The first and last `max_chars` / 2 characters of a longer text (head+tail truncation reads both ends)."""
+    if len(text) <= max_chars:
+        return text
+    half = max_chars // 2
+    return text[:half] + " " + text[-half:]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imdb_sentiment.core.data import DataError
+from imdb_sentiment.core.text import MAX_REVIEW_CHARS
 
 
 @dataclass
@@ -29,21 +30,34 @@ class Item:
 
 def read_items(texts: list[str] | None = None, file: str | None = None, column: str = "text") -> list[Item]:
     """Reviews from arguments, a file (.txt: one a line; .csv / .jsonl: `column`; a folder of .txt), or stdin."""
+    return list(iter_items(texts, file, column))
+
+
+def iter_items(texts: list[str] | None = None, file: str | None = None, column: str = "text") -> Iterator[Item]:
+    """read_items one at a time, so a file of any size is read in constant memory. A missing file or a folder
+    without .txt files is a DataError at once, before any review is read."""
     if texts:
-        return [Item(f"argument {i}", text) for i, text in enumerate(texts, 1)]
+        return (Item(f"argument {i}", text) for i, text in enumerate(texts, 1))
     if file is None:
-        return list(_read_lines(sys.stdin.buffer, "stdin"))
+        return _read_lines(sys.stdin.buffer, "stdin")
     path = Path(file)
     if not path.exists():
-        raise FileNotFoundError(f"input not found: {path}")
+        raise DataError(f"input not found: {path}")
     if path.is_dir():
-        return [_read_text_file(p) for p in sorted(path.glob("*.txt"))]
+        files = sorted(path.glob("*.txt"))
+        if not files:
+            raise DataError(f"{path} holds no .txt files (one review per file)")
+        return (_read_text_file(p) for p in files)
     if path.suffix == ".csv":
-        return list(_read_csv(path, column))
+        return _read_csv(path, column)
     if path.suffix in (".jsonl", ".ndjson"):
-        return list(_read_jsonl(path, column))
+        return _read_jsonl(path, column)
+    return _read_file_lines(path)
+
+
+def _read_file_lines(path: Path) -> Iterator[Item]:
     with open(path, "rb") as handle:
-        return list(_read_lines(handle, path.name))
+        yield from _read_lines(handle, path.name)
 
 
 _INVALID_UTF8 = re.compile("[\udc80-\udcff]")
@@ -56,10 +70,32 @@ def _decode(raw: bytes, where: str) -> tuple[str | None, str | None]:
         return None, f"{where}: not UTF-8 ({err.reason} at byte {err.start})"
 
 
-def _read_lines(handle, name: str) -> Iterator[Item]:
-    for number, raw in enumerate(handle, 1):
-        text, error = _decode(raw.rstrip(b"\r\n"), f"{name} line {number}")
+def _read_lines(handle, name: str, max_bytes: int = 2 * MAX_REVIEW_CHARS) -> Iterator[Item]:
+    """One Item a line. A line over `max_bytes` keeps only its two ends (`clip`), read in blocks: a one-line file of
+    any size takes constant memory."""
+    number = 0
+    while True:
+        raw = handle.readline(max_bytes)
+        if not raw:
+            return
+        number += 1
+        if len(raw) == max_bytes and not raw.endswith(b"\n"):
+            raw = _clipped_line(handle, raw, max_bytes)
+            text, error = raw.decode("utf-8", errors="replace"), None  # cut mid-character at the joins
+        else:
+            text, error = _decode(raw.rstrip(b"\r\n"), f"{name} line {number}")
         yield Item(f"{name}:{number}", text, error)
+
+
+def _clipped_line(handle, head: bytes, max_bytes: int) -> bytes:
+    """The head already read and the line's last `max_bytes // 2` bytes, the rest of the line skipped in blocks."""
+    tail = b""
+    while True:
+        block = handle.readline(max_bytes)
+        tail = (tail + block)[-max_bytes:]
+        if not block or block.endswith(b"\n"):
+            break
+    return head[:max_bytes // 2] + b" " + tail.rstrip(b"\r\n")[-(max_bytes // 2):]
 
 
 def _read_text_file(path: Path) -> Item:
@@ -70,11 +106,16 @@ def _read_text_file(path: Path) -> Item:
 def _read_csv(path: Path, column: str, label_column: str | None = None) -> Iterator[Item]:
     # utf-8-sig: spreadsheets often start the file with a BOM, which would otherwise hide the first column's name.
     # surrogateescape keeps invalid bytes visible as lone surrogates, so only the rows holding them fail.
+    # A field may be a whole long review: past csv's default limit (131,072 characters) the reader would stop.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         for number, row in enumerate(csv.DictReader(handle), 2):
             source = f"{path.name}:{number}"
             label = row.get(label_column) if label_column else None
-            if column not in row:
+            if None in row:  # more fields than the header names: which one is the review is a guess
+                yield Item(source, None, f"{path.name} row {number}: {len(row) - 1 + len(row[None])} fields, the "
+                                         f"header names {len(row) - 1}", label)
+            elif column not in row:
                 yield Item(source, None, f"no column {column!r} (columns: {', '.join(row)})", label)
             elif _INVALID_UTF8.search(row[column] or ""):
                 yield Item(source, None, f"{path.name} row {number}: not UTF-8", label)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from imdb_sentiment.core import hardware, runs
+from imdb_sentiment.core.text import clip
 
 LABELS = ("negative", "positive")
 
@@ -93,10 +94,12 @@ class Predictor:
         good = [i for i, r in enumerate(results) if r.error is None]
         if not good:
             return results
-        ids, truncated = self._encode([texts[i] for i in good])
+        clipped = [clip(texts[i]) for i in good]
+        ids, truncated = self._encode(clipped)
         probs = self.in_length_order(ids, self._probabilities, progress, f"predict {self.name}")
         for k, i in enumerate(good):
-            results[i] = Prediction(LABELS[int(probs[k] >= 0.5)], float(probs[k]), bool(truncated[k]))
+            cut = bool(truncated[k]) or len(clipped[k]) < len(texts[i])
+            results[i] = Prediction(LABELS[int(probs[k] >= 0.5)], float(probs[k]), cut)
         return results
 
     def in_length_order(self, ids: list, score, progress: bool = False, desc: str = "") -> np.ndarray:
