@@ -106,8 +106,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(app):
+def _running(app):
     import uvicorn
 
     port = _free_port()
@@ -123,6 +122,11 @@ def server(app):
 
 
 @pytest.fixture(scope="module")
+def server(app):
+    yield from _running(app)
+
+
+@pytest.fixture(scope="module")
 def browser():
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
@@ -132,6 +136,7 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to read CSP violations from the console
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--no-first-run"):
         options.add_argument(flag)
@@ -160,6 +165,8 @@ def test_page_in_a_real_browser(server, browser, bilstm_run, transformer_run):
     error = WebDriverWait(browser, 30).until(
         expected_conditions.presence_of_element_located((By.ID, "request-error")))
     assert "over 5000 bytes" in error.text
+    # The page ran under its Content-Security-Policy: the browser reported no violation.
+    assert not [e for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
 
 
 def test_the_service_answers_every_request_its_schema_allows_without_a_server_error(app):
@@ -214,3 +221,33 @@ def test_concurrent_requests_are_labelled_in_shared_batches(bilstm_run, monkeypa
     got = [r.json()["results"][0]["models"][0]["p_positive"] for r in responses]
     assert got == pytest.approx(expected, abs=1e-6)  # each client gets its own review's answer
     assert sum(batches) == 16 and len(batches) < 16  # in fewer model calls than requests
+
+
+def test_the_page_asks_for_the_key_and_shows_replies_that_are_not_json(browser, bilstm_run):
+    from fastapi.responses import PlainTextResponse
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    keyed = create_app([str(bilstm_run)], access=Access(api_key="s3cret"))
+    for url in _running(keyed):
+        browser.get(url)
+        browser.find_element(By.ID, "review").send_keys("A superb film.")
+        browser.find_element(By.ID, "submit").click()
+        error = WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.ID, "request-error")))
+        assert "needs an API key" in error.text and browser.find_element(By.ID, "key-field").is_displayed()
+        browser.find_element(By.ID, "api-key").send_keys("s3cret")
+        browser.find_element(By.ID, "submit").click()
+        row = WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "tr.model-result")))
+        assert row.find_element(By.CSS_SELECTOR, ".label").text == "positive"
+
+    # A proxy's error page in front of the service: the page says so instead of hanging on "working...".
+    broken = create_app([str(bilstm_run)])
+    broken.router.routes = [r for r in broken.router.routes if getattr(r, "path", "") != "/predict"]
+    broken.add_api_route("/predict", lambda: PlainTextResponse("<html>502 Bad Gateway</html>", 502), methods=["POST"])
+    for url in _running(broken):
+        browser.get(url)
+        browser.find_element(By.ID, "review").send_keys("A superb film.")
+        browser.find_element(By.ID, "submit").click()
+        error = WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.ID, "request-error")))
+        assert "answered 502" in error.text and browser.find_element(By.ID, "status").text == ""
