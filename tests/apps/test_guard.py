@@ -57,7 +57,7 @@ def test_a_non_loopback_address_warns_once(monkeypatch, capsys, bilstm_run):
 
 @pytest.fixture(scope="module")
 def open_client(bilstm_run, transformer_run):
-    return TestClient(create_app([str(bilstm_run), str(transformer_run)], Limits(explain_words=20)),
+    return TestClient(create_app([str(bilstm_run), str(transformer_run)], Limits(explain_words=20, explain_share=1)),
                       base_url="http://localhost")
 
 
@@ -129,3 +129,15 @@ def test_explanations_beyond_the_cap_or_the_time_budget_get_503(bilstm_run, monk
     quick = create_app([str(bilstm_run)], Limits(explain_seconds=0.1), access=Access(allowed_hosts=("*",)))
     response = TestClient(quick).post("/predict", json={"texts": ["fine"], "explain": True})
     assert response.status_code == 503 and "took over 0.1 s" in response.json()["detail"]
+
+
+def test_explanations_keep_to_their_share_of_the_time(bilstm_run, monkeypatch):
+    monkeypatch.setattr(serve_module, "occlusion", slow_occlusion(0.3))
+    client = TestClient(create_app([str(bilstm_run)], Limits(explain_share=0.5), access=Access(allowed_hosts=("*",))))
+    explain = {"texts": ["fine"], "explain": True}
+    assert client.post("/predict", json=explain).status_code == 200
+    refused = client.post("/predict", json=explain)  # 0.3 s spent: none for the next 0.3 s
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert client.post("/predict", json={"texts": ["fine"]}).status_code == 200  # plain requests are not held
+    time.sleep(0.35)
+    assert client.post("/predict", json=explain).status_code == 200

@@ -13,7 +13,7 @@ from imdb_sentiment.inference.predictors import Predictor
 @pytest.fixture(scope="module")
 def app(bilstm_run, transformer_run):
     # Any Host: the test clients send their own ("testserver", "localhost"); tests/apps/test_guard.py checks Host.
-    return create_app([str(bilstm_run), str(transformer_run)], Limits(max_body_bytes=5000, max_batch=3, max_spans=10),
+    return create_app([str(bilstm_run), str(transformer_run)], Limits(max_body_bytes=5000, max_batch=3, max_spans=10, explain_share=1),
                       access=Access(allowed_hosts=("*",)))
 
 

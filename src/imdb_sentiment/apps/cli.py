@@ -153,7 +153,8 @@ def _serve(args) -> None:
 
     limits = Limits(args.max_body_bytes, args.max_batch, serve_batch=args.serve_batch,
                     batch_wait_ms=args.batch_wait_ms, explain_words=args.explain_words,
-                    explain_concurrency=args.explain_concurrency, explain_seconds=args.explain_seconds)
+                    explain_concurrency=args.explain_concurrency, explain_seconds=args.explain_seconds,
+                    explain_share=args.explain_share)
     api_key = args.api_key or os.environ.get("IMDB_SENTIMENT_API_KEY") or None
     serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision, args.trust_pickles,
           api_key, tuple(filter(None, args.allowed_hosts.split(","))))
@@ -260,10 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--allowed_hosts", default="", help="comma-separated names this server may be reached by, "
                                                         "besides the bound address and loopback (* for any)")
     web.add_argument("--explain_words", type=int, default=400, help="words of a review explained (default: 400)")
-    web.add_argument("--explain_concurrency", type=int, default=2,
-                     help="requests explaining at once; more get 503 (default: 2)")
+    web.add_argument("--explain_concurrency", type=int, default=1,
+                     help="requests explaining at once; more get 503 (default: 1)")
     web.add_argument("--explain_seconds", type=float, default=10.0,
                      help="an explanation's time budget per request, then 503 (default: 10)")
+    web.add_argument("--explain_share", type=float, default=0.25,
+                     help="most of the time spent explaining; past it, explain requests get 503 (default: 0.25)")
     add_inference_flags(web)
     web.set_defaults(func=_serve)
 

@@ -8,8 +8,9 @@ Concurrent requests are batched: each model collects the reviews that arrive wit
 Word attributions are by occlusion: each word (or span of words, for long reviews) is removed in turn and the
 change in P(positive) is its weight; positive weights pushed the model toward "positive". Model-agnostic, so the
 BiLSTM, the Transformer and the TF-IDF baseline are explained the same way. Each costs one forward pass per span,
-so only the first `explain_words` words are explained, at most `explain_concurrency` requests explain at once (others
-get 503 at once rather than queueing), and an explanation that runs past `explain_seconds` is abandoned with 503.
+so only the first `explain_words` words are explained, at most `explain_concurrency` requests explain at once, at
+most `explain_share` of the time goes to explaining (others get 503 at once rather than queueing), and an explanation
+that runs past `explain_seconds` is abandoned with 503.
 
 On any address but loopback, see apps/guard.py: an API key, the Host check and the security headers.
 """
@@ -45,8 +46,9 @@ class Limits:
     serve_batch: int = 64  # reviews of concurrent requests run together
     batch_wait_ms: float = 2.0  # how long a model waits for more reviews before running a batch
     explain_words: int = 400  # words of a review that occlusion explains (a longer review: its first ones)
-    explain_concurrency: int = 2  # requests explaining at once; more get 503
+    explain_concurrency: int = 1  # requests explaining at once (on 2 cores, one leaves the other to plain requests)
     explain_seconds: float = 10.0  # an explanation's time budget per request
+    explain_share: float = 0.25  # of the time, at most, spent explaining (after one taking t s, none for 3t s)
 
 
 class Batcher:
@@ -101,7 +103,16 @@ class PredictRequest(BaseModel):
     @classmethod
     def replace_lone_surrogates(cls, texts: list[str]) -> list[str]:
         # JSON may escape half a UTF-16 pair ("\ud800"): no UTF-8 text holds one, so it becomes U+FFFD here.
-        return [LONE_SURROGATE.sub("\ufffd", t) for t in texts]
+        return [t if t.isascii() or _encodes(t) else LONE_SURROGATE.sub("\ufffd", t) for t in texts]
+
+
+def _encodes(text: str) -> bool:
+    """Whether `text` holds no lone surrogate; in C, far faster on a long review than the regular expression."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 class ModelResult(BaseModel):
@@ -185,6 +196,7 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
                   for run in run_dirs]
     batchers = [Batcher(p, limits.serve_batch, limits.batch_wait_ms) for p in predictors]
     explaining = asyncio.Semaphore(limits.explain_concurrency)
+    next_explanation = [0.0]  # when the explanations' share of the time allows the next one
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
     app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version="0.1.0")
     app.state.batchers = batchers
@@ -234,14 +246,22 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
         if not request.explain:
             per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
             return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
-        if explaining.locked():  # explanations cost a forward pass per span: refuse at once rather than queue
-            raise HTTPException(503, "too many explanations running; retry shortly, or ask without explain")
+        # Explanations cost a forward pass per span: refuse at once rather than queue, and keep their share of the
+        # time under explain_share, so a flood of them leaves plain requests their cores.
+        wait = next_explanation[0] - time.monotonic()
+        if explaining.locked() or wait > 0:
+            raise HTTPException(503, "too many explanations; retry shortly, or ask without explain",
+                                headers={"Retry-After": str(max(1, round(wait)))})
         async with explaining:
+            start = time.monotonic()
             try:
                 per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
             except TimeoutError:
                 raise HTTPException(503, f"the explanation took over {limits.explain_seconds:g} s; ask for fewer "
                                          f"or shorter reviews") from None
+            finally:
+                spent = time.monotonic() - start
+                next_explanation[0] = time.monotonic() + spent * (1 / limits.explain_share - 1)
         return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
 
     @app.get("/", response_class=HTMLResponse)

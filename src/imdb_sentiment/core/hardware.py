@@ -11,6 +11,20 @@ import torch
 from imdb_sentiment.core.runs import RunError
 
 
+# The instruction sets that decide bf16 and int8 speed: a number measured with them may not hold without them.
+CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_features() -> list[str]:
+    """Which of CPU_FEATURES this CPU has (Linux; empty elsewhere)."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return [feature for feature in CPU_FEATURES if feature in flags]
+
+
 def hardware() -> str:
     if torch.cuda.is_available():
         names = {torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())}
@@ -24,7 +38,9 @@ def hardware() -> str:
     except OSError:
         pass
     threads = torch.get_num_threads()
-    return f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}"
+    features = cpu_features()
+    return (f"CPU: {cpu}{' (' + ', '.join(features) + ')' if features else ''}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}")
 
 
 def cpu_has_bf16() -> bool:
