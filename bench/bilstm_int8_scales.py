@@ -39,7 +39,7 @@ def main() -> None:
     import openvino as ov
     import torch
 
-    from imdb_sentiment.core import runs
+    from imdb_sentiment.core import hardware, runs
     from imdb_sentiment.core.data import splits_for, stratified_sample
     from imdb_sentiment.inference import quantize
     from imdb_sentiment.inference.predictors import load_predictor
@@ -73,7 +73,7 @@ def main() -> None:
                      "mean_logit_change": float(change.mean()), "max_logit_change": float(change.max())})
         print(json.dumps(rows[-1]), flush=True)
 
-    lines = [f"{args.run}, {len(ids):,} stratified test reviews; {runs.hardware()}, {runs.today()}",
+    lines = [f"{args.run}, {len(ids):,} stratified test reviews; {hardware.hardware()}, {runs.today()}",
              f"fp32 accuracy {rows[0]['accuracy']:.2%}", "",
              "| weight scales | embedding clip quantile | accuracy | labels flipped | mean / max logit change |",
              "|---|---|---|---|---|"]
@@ -81,7 +81,7 @@ def main() -> None:
               f"{r['mean_logit_change']:.4f} / {r['max_logit_change']:.3f} |" for r in rows[1:]]
     print("\n".join(lines))
     if args.json:
-        Path(args.json).write_text(json.dumps({"run": args.run, "reviews": len(ids), "hardware": runs.hardware(),
+        Path(args.json).write_text(json.dumps({"run": args.run, "reviews": len(ids), "hardware": hardware.hardware(),
                                                "date": runs.today(), "rows": rows}, indent=1) + "\n")
 
 

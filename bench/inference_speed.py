@@ -33,7 +33,7 @@ def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, 
     """One variant of one run, in this process."""
     import torch
 
-    from imdb_sentiment.core import runs
+    from imdb_sentiment.core import hardware, runs
     from imdb_sentiment.core.data import splits_for, stratified_sample
     from imdb_sentiment.inference.predictors import load_predictor
 
@@ -49,7 +49,7 @@ def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, 
         correct = (probs >= 0.5) == scored.labels.astype(bool)
         accuracy = {"run": run, "kind": predictor.kind, "variant": variant, "reviews_scored": len(scored),
                     "ids_fingerprint": scored.fingerprint(), "correct": correct.tolist(),
-                    "accuracy": float(correct.mean()), "load_s": load_s, "hardware": runs.hardware(),
+                    "accuracy": float(correct.mean()), "load_s": load_s, "hardware": hardware.hardware(),
                     "date": runs.today()}
         if not reviews:  # accuracy only: a long scoring run whose speed would be a second, noisier measurement
             return {**accuracy, "throughput": None, "latency_p50_ms": None, "latency_p95_ms": None}
@@ -135,9 +135,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="inference-"))
     if args.quick:
         args.runs, args.accuracy_reviews, args.reviews = quick_runs(work), 200, 200
+    from imdb_sentiment.core.hardware import cpu_features, cpu_has_bf16
+
+    variants = args.variants.split(",")
+    if "bf16" in variants and not cpu_has_bf16():
+        # oneDNN has no bf16 LSTM without native bf16 ("could not create a primitive descriptor"), and emulated
+        # bf16 elsewhere would only measure the emulation.
+        print(f"skipping bf16: this CPU has neither AVX-512 BF16 nor AMX (it has {', '.join(cpu_features())})")
+        variants.remove("bf16")
     rows = []
     for run in args.runs:
-        by_variant = {v: in_subprocess(run, v, args) for v in args.variants.split(",")}
+        by_variant = {v: in_subprocess(run, v, args) for v in variants}
         base = by_variant.get("fp32")
         for variant, row in by_variant.items():
             if base is not None:

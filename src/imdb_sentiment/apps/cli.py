@@ -44,7 +44,14 @@ def _evaluate(args) -> None:
     from imdb_sentiment.core.runs import BUILTIN, BUILTIN_DIR, write_json
     from imdb_sentiment.inference.evaluate import evaluate_labelled, evaluate_run, summary
     from imdb_sentiment.inference.io import is_labelled_set
+    from imdb_sentiment.inference.pairs import PAIR_COLUMN, evaluate_pairs, pairs_summary
 
+    pair_column = args.pairs or (_has_column(args.data, PAIR_COLUMN) and PAIR_COLUMN)
+    if pair_column:
+        result = evaluate_pairs(args.run_dir, args.data, args.text_column, args.label_column, pair_column,
+                                args.quantize, args.precision, args.trust_pickles)
+        print(json.dumps(result, indent=2) if args.json else pairs_summary(result))
+        return
     if args.data and is_labelled_set(args.data):
         result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize,
                                    precision=args.precision, trust_pickles=args.trust_pickles)
@@ -68,6 +75,14 @@ def _evaluate(args) -> None:
 
 
 PREDICT_CHUNK = 1024  # reviews read, labelled and printed at a time: a file of any length in constant memory
+
+
+def _has_column(path: str | None, column: str) -> bool:
+    """Whether a .csv / .tsv file's header names `column`."""
+    if not path or not path.endswith((".csv", ".tsv")):
+        return False
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        return column in f.readline().rstrip("\r\n").split("\t" if path.endswith(".tsv") else ",")
 
 
 def _predict(args) -> int:
@@ -217,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--text_column", default="text", help="review column or field of a csv/jsonl set")
     evaluate.add_argument("--label_column", default="label", help="label column or field of a csv/jsonl set: "
                                                                   "pos/neg, positive/negative, 1/0, true/false")
+    evaluate.add_argument("--pairs", metavar="COLUMN", help="paired reviews (an original, then its revision with the "
+                          "other label) told apart by COLUMN: accuracy on each and consistency (default: batch_id "
+                          "where the file has it)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_inference_flags(evaluate)
     evaluate.set_defaults(func=_evaluate)

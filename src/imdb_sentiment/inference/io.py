@@ -26,6 +26,7 @@ class Item:
     text: object
     error: str | None = None
     label: object = None  # a labelled set's raw label value, when one was asked for
+    pair: object = None  # the pair it belongs to, in a set of paired reviews (an original and its revision)
 
 
 def read_items(texts: list[str] | None = None, file: str | None = None, column: str = "text") -> list[Item]:
@@ -103,24 +104,29 @@ def _read_text_file(path: Path) -> Item:
     return Item(path.name, text, error)
 
 
-def _read_csv(path: Path, column: str, label_column: str | None = None) -> Iterator[Item]:
+def _read_csv(path: Path, column: str, label_column: str | None = None, pair_column: str | None = None
+              ) -> Iterator[Item]:
     # utf-8-sig: spreadsheets often start the file with a BOM, which would otherwise hide the first column's name.
     # surrogateescape keeps invalid bytes visible as lone surrogates, so only the rows holding them fail.
     # A field may be a whole long review: past csv's default limit (131,072 characters) the reader would stop.
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    delimiter = "\t" if path.suffix == ".tsv" else ","
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
-        for number, row in enumerate(csv.DictReader(handle), 2):
+        for number, row in enumerate(csv.DictReader(handle, delimiter=delimiter), 2):
             source = f"{path.name}:{number}"
             label = row.get(label_column) if label_column else None
+            if pair_column and pair_column not in row:
+                raise DataError(f"{path.name}: no pair column {pair_column!r} (columns: {', '.join(map(str, row))})")
+            pair = row.get(pair_column) if pair_column else None
             if None in row:  # more fields than the header names: which one is the review is a guess
                 yield Item(source, None, f"{path.name} row {number}: {len(row) - 1 + len(row[None])} fields, the "
-                                         f"header names {len(row) - 1}", label)
+                                         f"header names {len(row) - 1}", label, pair)
             elif column not in row:
-                yield Item(source, None, f"no column {column!r} (columns: {', '.join(row)})", label)
+                yield Item(source, None, f"no column {column!r} (columns: {', '.join(row)})", label, pair)
             elif _INVALID_UTF8.search(row[column] or ""):
-                yield Item(source, None, f"{path.name} row {number}: not UTF-8", label)
+                yield Item(source, None, f"{path.name} row {number}: not UTF-8", label, pair)
             else:
-                yield Item(source, row[column], label=label)
+                yield Item(source, row[column], label=label, pair=pair)
 
 
 def _read_jsonl(path: Path, column: str, label_column: str | None = None) -> Iterator[Item]:
@@ -149,13 +155,15 @@ def is_labelled_set(path: str | Path) -> bool:
     path = Path(path)
     if path.is_dir():
         return (path / "pos").is_dir() and (path / "neg").is_dir()
-    return path.suffix in (".csv", ".jsonl", ".ndjson")
+    return path.suffix in (".csv", ".tsv", ".jsonl", ".ndjson")
 
 
-def read_labelled(path: str | Path, text_column: str = "text", label_column: str = "label") -> tuple[list[Item], list]:
-    """(items, labels) of a labelled set: pos/ and neg/ folders of .txt files (one review per file), or a CSV or
-    JSONL file with a text and a label column. Labels: pos/neg, positive/negative, 1/0, true/false, in any case.
-    An unknown label is an error naming its line; an unreadable review is an Item with an error."""
+def read_labelled(path: str | Path, text_column: str = "text", label_column: str = "label",
+                  pair_column: str | None = None) -> tuple[list[Item], list]:
+    """(items, labels) of a labelled set: pos/ and neg/ folders of .txt files (one review per file), or a CSV, TSV
+    or JSONL file with a text and a label column (and, for paired reviews, `pair_column`, read from CSV and TSV).
+    Labels: pos/neg, positive/negative, 1/0, true/false, in any case. An unknown label is an error naming its
+    line; an unreadable review is an Item with an error."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"labelled set not found: {path}")
@@ -168,8 +176,10 @@ def read_labelled(path: str | Path, text_column: str = "text", label_column: str
         for item, label in zip(items, labels):
             item.source = f"{'pos' if label else 'neg'}/{item.source}"
     else:
-        read = _read_csv if path.suffix == ".csv" else _read_jsonl
-        items = list(read(path, text_column, label_column))
+        if path.suffix in (".csv", ".tsv"):
+            items = list(_read_csv(path, text_column, label_column, pair_column))
+        else:
+            items = list(_read_jsonl(path, text_column, label_column))
         labels = []
         for item in items:
             raw = item.label
