@@ -199,3 +199,27 @@ def test_torchaos_cpu_build_notices_are_dropped_and_its_other_warnings_kept(capl
     logging.getLogger("torchao").warning("Failed to load %s: Could not load this library", "_C_mxfp8.so")
     logging.getLogger("torchao").warning("a real problem")
     assert [r.getMessage() for r in caplog.records] == ["a real problem"]
+
+
+@pytest.mark.parametrize("features, bilstm, transformer", [
+    (["avx2", "avx512f", "avx512_vnni", "avx512_bf16"], "int8", "int8"),
+    (["avx2"], "int8", None),  # int8 matrix products without VNNI: no faster than fp32 (0.98x measured)
+    (["avx2", "amx_int8"], "int8", "int8"),
+    ([], None, None),  # not x86 with AVX2: the int8 kernels were never measured there
+])
+def test_auto_quantization_picks_int8_where_it_pays(monkeypatch, features, bilstm, transformer):
+    from imdb_sentiment.core import hardware
+    from imdb_sentiment.inference.predictors import auto_quantization
+
+    monkeypatch.setattr(hardware, "cpu_features", lambda: features)
+    assert (auto_quantization("bilstm"), auto_quantization("transformer"), auto_quantization("tfidf")) == \
+        (bilstm, transformer, None)
+
+
+def test_quantize_auto_loads_the_built_in_model(capsys):
+    from imdb_sentiment.apps.cli import main
+    from imdb_sentiment.inference.predictors import auto_quantization
+
+    assert main(["predict", "--quantize", "auto", "A superb film."]) == 0
+    expected = "builtin-int8" if auto_quantization("bilstm") else "builtin"
+    assert f"{expected}: positive" in capsys.readouterr().out

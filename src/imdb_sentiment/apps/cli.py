@@ -177,8 +177,9 @@ def _serve(args) -> None:
 
 def add_inference_flags(parser: argparse.ArgumentParser) -> None:
     """--quantize and --precision: two ways to run BiLSTM and Transformer models faster on a CPU (docs/speed.md)."""
-    parser.add_argument("--quantize", choices=("int8",),
-                        help="int8 BiLSTM and Transformer runs (OpenVINO; docs/speed.md)")
+    parser.add_argument("--quantize", choices=("int8", "auto"),
+                        help="int8 BiLSTM and Transformer runs (OpenVINO; docs/speed.md); auto: int8 where it pays on "
+                             "this CPU (the BiLSTM with AVX2, the Transformer with AVX-512 VNNI or AMX)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: BiLSTM and Transformer runs under bf16 autocast, on CPUs with AVX-512 BF16 or "
                              "AMX (default: fp32)")
