@@ -190,6 +190,12 @@ def test_the_service_answers_every_request_its_schema_allows_without_a_server_er
 
         check()
     assert cases >= 25
+    # What JSON allows beyond the schema's strings: non-finite numbers and half a UTF-16 pair.
+    client = TestClient(app)
+    for body in ('{"texts": [NaN]}', '{"texts": [Infinity], "explain": true}', '{"texts": ["x"], "explain": -Infinity}',
+                 '{"texts": ["a \\ud800 b", "\\udfff"], "explain": true}'):
+        response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+        assert response.status_code < 500, (body, response.text)
 
 
 def test_concurrent_requests_are_labelled_in_shared_batches(bilstm_run, monkeypatch):
