@@ -29,6 +29,9 @@ class DataArgs(Section):
                                         ge=2)
     max_eval_samples: int | None = arg(None, "validate and test on stratified subsets of this many reviews", ge=2)
     allow_partial_dataset: bool = arg(False, "accept class counts other than the official 12,500")
+    augment_pairs: str | None = arg(None, "counterfactual pairs (Kaushik et al.'s train_paired.tsv) added to the "
+                                          "training reviews; pairs in the validation or test split are left out")
+    augment_repeat: int = arg(1, "times each pair is added (a weight on the pairs)", ge=1)
 
 
 @dataclass

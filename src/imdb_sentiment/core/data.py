@@ -226,7 +226,53 @@ def load_splits(path=None, val_fraction: float = 0.1, seed: int = 42, max_train_
 
 
 def splits_for(cfg, data: str | None = None) -> dict[str, Reviews]:
-    """The splits a run's config describes (its [data] table and seed); `data` reads another copy of the dataset."""
+    """The splits a run's config describes (its [data] table and seed); `data` reads another copy of the dataset.
+    With `augment_pairs`, the pairs' reviews join the training split (validation and test untouched)."""
     d = cfg.data
-    return load_splits(data or d.data, d.val_fraction, cfg.train.seed, d.max_train_samples, d.max_eval_samples,
-                       d.allow_partial_dataset)
+    splits = load_splits(data or d.data, d.val_fraction, cfg.train.seed, d.max_train_samples, d.max_eval_samples,
+                         d.allow_partial_dataset)
+    if getattr(d, "augment_pairs", None):
+        splits["train"] = with_pairs(splits, read_pairs(d.augment_pairs), d.augment_repeat)
+    return splits
+
+
+def read_pairs(path: str | os.PathLike) -> Reviews:
+    """Counterfactual pairs in Kaushik et al.'s layout: a TSV with Sentiment (Positive/Negative), Text and batch_id
+    columns, each pair an original review and its revision with the other label."""
+    import csv
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"pairs file not found: {path}")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or not {"Sentiment", "Text", "batch_id"} <= set(rows[0]):
+        raise DataError(f"{path}: expected a TSV with Sentiment, Text and batch_id columns")
+    labels = [{"positive": 1, "negative": 0}.get(row["Sentiment"].strip().lower()) for row in rows]
+    if None in labels:
+        raise DataError(f"{path} row {labels.index(None) + 2}: Sentiment must be Positive or Negative")
+    return Reviews([row["Text"] for row in rows], np.array(labels, dtype=np.int64),
+                   [f"pairs/{row['batch_id']}/{k % 2}" for k, row in enumerate(rows)])
+
+
+# The train pairs whose originals are IMDB test reviews (../shared/data/counterfactual_imdb/README.md).
+TEST_PAIRS = frozenset({"13998", "14049", "19006", "2856", "4202", "9855"})
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def with_pairs(splits: dict[str, Reviews], pairs: Reviews, repeat: int = 1) -> Reviews:
+    """The training split with `repeat` copies of every pair neither of whose reviews is in the validation or test
+    split (some originals are: Kaushik et al. drew six from IMDB's test set), so that neither leaks."""
+    held_out = {_key(t) for split in ("val", "test") for t in splits[split].texts}
+    leaking = {review_id.split("/")[1] for review_id, text in zip(pairs.ids, pairs.texts) if _key(text) in held_out}
+    leaking |= TEST_PAIRS  # in IMDB's test split even when a run tests on a subset of it
+    keep = [k for k, review_id in enumerate(pairs.ids) if review_id.split("/")[1] not in leaking]
+    if leaking:
+        log.info("left out %d pairs whose reviews are in the validation or test split", len(leaking))
+    added = pairs.take(keep)
+    train = splits["train"]
+    return Reviews(train.texts + added.texts * repeat, np.concatenate([train.labels] + [added.labels] * repeat),
+                   train.ids + [f"{review_id}/{r}" for r in range(repeat) for review_id in added.ids])

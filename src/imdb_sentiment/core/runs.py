@@ -90,7 +90,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, checkpoint, kind: str) -> None:
         raise RunError(f"{run_dir} holds an unfinished run; pass --resume to continue it from its last checkpoint, "
                        f"or choose another --output_dir.")
     if not (run_dir / "run.json").exists():
-        if resume and run_dir.exists():
+        if resume and kind != "tfidf":  # a TF-IDF run always starts over: seconds, nothing to resume
             log.warning("--resume: no run in %s yet; starting one", run_dir)
         return
     if not resume:
