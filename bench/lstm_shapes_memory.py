@@ -57,7 +57,7 @@ def main() -> None:
         size, length = rng.randint(1, 16), rng.randint(5, 256)
         shapes.add((size, length))
         with torch.inference_mode():
-            predictor._probabilities([[rng.randint(2, 1000) for _ in range(length)] for _ in range(size)])
+            predictor._margins([[rng.randint(2, 1000) for _ in range(length)] for _ in range(size)])
         batches += 1
         if batches % args.every == 0:
             samples.append({"batches": batches, "shapes": len(shapes), "padded_shapes": len(padded_shapes),

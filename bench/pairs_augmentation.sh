@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Does training on counterfactual pairs teach a model the words that decide the label? One model config trained
 # with and without Kaushik et al.'s train pairs (the six leaking into IMDB's test split left out), each scored on the
-# dev pairs (originals, revisions, consistency) and on IMDB's test set.
+# dev pairs (originals, revisions, consistency) and on IMDB's test set; bench/pairs_table.py makes the table.
 #   IMDB_SENTIMENT_DATA=aclImdb_v1.tar.gz bash bench/pairs_augmentation.sh CONFIG NAME [REPEAT]
 #   e.g. bash bench/pairs_augmentation.sh configs/tfidf_nbsvm.toml tfidf-nbsvm 1    -> results/counterfactual/NAME*.json
 set -euo pipefail
@@ -18,4 +18,5 @@ for variant in plain pairs; do
   imdb-sentiment evaluate "$run" --data "$pairs/dev_paired.tsv" --text_column Text --label_column Sentiment --json \
     > "$out/$name-$variant.dev_pairs.json"
   cp "$run/metrics.json" "$out/$name-$variant.metrics.json"
+  cp "$run/test_probabilities.npy" "$out/$name-$variant.test_probabilities.npy"
 done

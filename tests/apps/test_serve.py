@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from imdb_sentiment.apps.serve import Access, Limits, create_app, occlusion
+from imdb_sentiment.inference.calibration import margins_of
 from imdb_sentiment.inference.predictors import Predictor
 
 
@@ -37,7 +38,7 @@ def test_predict_puts_the_models_side_by_side(client, bilstm_run, transformer_ru
 class CountingPredictor(Predictor):
     """P(positive) = share of words that are "good": occlusion weights are known exactly."""
 
-    kind, name = "stub", "stub"
+    kind, name, temperature = "stub", "stub", 1.0
 
     def __init__(self):
         self.batch_size = 8
@@ -45,8 +46,8 @@ class CountingPredictor(Predictor):
     def _encode(self, texts):
         return list(texts), [False] * len(texts)
 
-    def _probabilities(self, texts):
-        return [t.split().count("good") / len(t.split()) for t in texts]
+    def _margins(self, texts):
+        return margins_of([t.split().count("good") / len(t.split()) for t in texts])
 
 
 def test_occlusion_weights_are_the_change_in_probability():

@@ -85,6 +85,12 @@ def _has_column(path: str | None, column: str) -> bool:
         return column in f.readline().rstrip("\r\n").split("\t" if path.endswith(".tsv") else ",")
 
 
+def _calibrate(args) -> None:
+    from imdb_sentiment.inference.evaluate import calibrate_run, calibration_summary
+
+    print(calibration_summary(args.run_dir, calibrate_run(args.run_dir, args.data)))
+
+
 def _predict(args) -> int:
     import itertools
 
@@ -133,7 +139,8 @@ def _print_predictions(records: list[dict], items: list) -> None:
             if "error" in p:
                 cells.append(f"{name}: error: {p['error']}")
             else:
-                cells.append(f"{name}: {p['label']} P(positive)={p['p_positive']:.3f}{' (truncated)' if p['truncated'] else ''}")
+                notes = (" (truncated)" if p["truncated"] else "") + (" (calibrated)" if "temperature" in p else "")
+                cells.append(f"{name}: {p['label']} P(positive)={p['p_positive']:.3f}{notes}")
         print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
 
 
@@ -239,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_inference_flags(evaluate)
     evaluate.set_defaults(func=_evaluate)
+
+    calibrate = commands.add_parser("calibrate", help="fit a run's temperature on its validation split, so that its "
+                                                       "P(positive) means what it says (training does this itself)")
+    calibrate.add_argument("run_dir")
+    calibrate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
+    calibrate.set_defaults(func=_calibrate)
 
     predict = commands.add_parser("predict", help="label reviews (default: the built-in model)")
     predict.add_argument("texts", nargs="*", help="reviews to label; none: read --file, else stdin (one a line)")

@@ -119,7 +119,10 @@ class ModelResult(BaseModel):
     run: str
     kind: str
     label: str | None = None
-    p_positive: float | None = Field(None, description="P(positive), whichever label was chosen")
+    p_positive: float | None = Field(None, description="P(positive), whichever label was chosen; calibrated where "
+                                                       "the run has a temperature")
+    margin: float | None = Field(None, description="the model's raw logit of positive against negative")
+    temperature: float | None = Field(None, description="the temperature p_positive was calibrated with, if any")
     truncated: bool = False
     latency_ms: float | None = None
     error: str | None = None
@@ -233,7 +236,8 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
             attribution = (await explain(predictor, text, r.p_positive)
                            if request.explain and r.error is None else None)
             rows.append(ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
-                                    truncated=r.truncated, error=r.error,
+                                    margin=r.margin, temperature=predictor.temperature if predictor.temperature != 1
+                                    else None, truncated=r.truncated, error=r.error,
                                     latency_ms=None if r.error else round(latency, 2), attribution=attribution,
                                     attribution_words=min(len(text.split()), limits.explain_words)
                                     if attribution is not None else None))

@@ -3,6 +3,7 @@ student its teacher (a Transformer run loaded for inference), so that training c
 
 from __future__ import annotations
 
+import os
 import re
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,12 @@ def train(kind: str, cfg, splits: dict | None = None) -> Path:
     """Train `cfg` (on `splits` instead of its own when given) and return its run directory, holding the run
     directory's lock meanwhile."""
     with runs.locked(Path(cfg.train.output_dir)):
-        return _train(kind, cfg, splits)
+        run_dir = _train(kind, cfg, splits)
+    if int(os.environ.get("RANK", "0")) == 0 and splits is None:  # a learning curve's point is scored and deleted
+        from imdb_sentiment.inference.evaluate import calibrate_run, calibration_summary
+
+        print(calibration_summary(run_dir.name, calibrate_run(run_dir)))
+    return run_dir
 
 
 def _train(kind: str, cfg, splits: dict | None) -> Path:

@@ -3,13 +3,16 @@ reads; and predictions for a list of items, per model."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from imdb_sentiment.core import runs
 from imdb_sentiment.core.data import DataError, splits_for
 from imdb_sentiment.core.metrics import metrics_with_interval
+from imdb_sentiment.inference.calibration import CALIBRATION, calibrate, expected_calibration_error, margins_of
 from imdb_sentiment.inference.io import Item, read_labelled
 from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
@@ -39,9 +42,11 @@ def score_labelled(predictor: Predictor, items: list[Item], labels: list[int], p
 
 
 def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
-    """One record per item: its source and, per model, a label and P(positive) or an error."""
+    """One record per item: its source and, per model, a label and P(positive) (calibrated where the run has a
+    temperature, which is then given) and the raw margin, or an error."""
     texts = [item.text if item.error is None else None for item in items]
     per_model = {p.name: p.predict(texts, progress=progress) for p in predictors}
+    calibrated = {p.name: {"temperature": p.temperature} if p.temperature != 1.0 else {} for p in predictors}
     records = []
     for k, item in enumerate(items):
         predictions = {}
@@ -50,7 +55,8 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
             error = item.error or r.error
             p_positive = None if error else round(r.p_positive, 4)
             predictions[name] = {"error": error} if error else {
-                "label": r.label, "p_positive": p_positive, "truncated": r.truncated}
+                "label": r.label, "p_positive": p_positive, "truncated": r.truncated, "margin": round(r.margin, 4),
+                **calibrated[name]}
         records.append({"source": item.source, "predictions": predictions})
     return records
 
@@ -96,3 +102,31 @@ def summary(result: dict) -> str:
     if skipped:
         lines.append(f"  {len(skipped)} reviews not scored, e.g. {skipped[0]['source']}: {skipped[0]['error']}")
     return "\n".join(lines)
+
+
+def calibrate_run(run_dir: str | Path, data: str | None = None) -> dict:
+    """Fit the run's temperature on its validation split and save it (calibration.json), with the expected
+    calibration error before and after on the validation reviews and, from the scores the run saved, on the test
+    set. Later predictions of the run apply it."""
+    predictor = load_predictor(run_dir)
+    if predictor.changed or predictor.run_dir == runs.BUILTIN_DIR and not os.access(predictor.run_dir, os.W_OK):
+        raise runs.RunError(f"{run_dir}: cannot save a calibration here")
+    splits = splits_for(predictor.cfg, data)
+    result = {"fitted_on": "validation split", **calibrate(predictor.margins(splits["val"].texts, progress=True),
+                                                           splits["val"].labels)}
+    test = splits["test"]
+    saved = runs.read_test_probabilities(predictor.run_dir, test.fingerprint())
+    if saved is not None:  # the run's own test scores are uncalibrated: the temperature applies to their margins
+        calibrated = expit(margins_of(saved) / result["temperature"])
+        result["test_ece_before"] = expected_calibration_error(saved, test.labels)
+        result["test_ece_after"] = expected_calibration_error(calibrated, test.labels)
+    runs.write_json(predictor.run_dir / CALIBRATION, {**result, "date": runs.today(), "command": runs.command_line()})
+    return result
+
+
+def calibration_summary(name: str, result: dict) -> str:
+    line = (f"{name}: temperature {result['temperature']:.3f} (fitted on {result['reviews']:,} validation reviews); "
+            f"expected calibration error {result['ece_before']:.2%} -> {result['ece_after']:.2%}")
+    if "test_ece_before" in result:
+        line += f", on the test set {result['test_ece_before']:.2%} -> {result['test_ece_after']:.2%}"
+    return line

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from imdb_sentiment.core import hardware, runs
 from imdb_sentiment.core.text import clip
+from imdb_sentiment.inference.calibration import read_temperature
 
 LABELS = ("negative", "positive")
 
@@ -27,9 +29,10 @@ LABELS = ("negative", "positive")
 @dataclass
 class Prediction:
     label: str | None
-    p_positive: float | None  # P(positive), whichever label was chosen
+    p_positive: float | None  # P(positive), whichever label was chosen; calibrated where the run has a temperature
     truncated: bool = False  # the review was longer than the model reads
     error: str | None = None
+    margin: float | None = None  # the model's raw logit for positive against negative, before any temperature
 
 
 def validate(text: object) -> str | None:
@@ -51,6 +54,8 @@ class Predictor:
         self.batch_size = batch_size
         self.quantized: str | None = None
         self.precision = "fp32"
+        # Temperature scaling fitted on the run's validation split (inference/calibration.py); 1 where none was.
+        self.temperature = read_temperature(self.run_dir) or 1.0
 
     def use_precision(self, precision: str) -> None:
         """Run the model under bf16 autocast (weights stay fp32): faster on CPUs with native bf16 instructions."""
@@ -96,10 +101,11 @@ class Predictor:
             return results
         clipped = [clip(texts[i]) for i in good]
         ids, truncated = self._encode(clipped)
-        probs = self.in_length_order(ids, self._probabilities, progress, f"predict {self.name}")
+        margins = self.in_length_order(ids, self._margins, progress, f"predict {self.name}")
+        probs = expit(margins / self.temperature)
         for k, i in enumerate(good):
             cut = bool(truncated[k]) or len(clipped[k]) < len(texts[i])
-            results[i] = Prediction(LABELS[int(probs[k] >= 0.5)], float(probs[k]), cut)
+            results[i] = Prediction(LABELS[int(margins[k] >= 0)], float(probs[k]), cut, margin=float(margins[k]))
         return results
 
     def in_length_order(self, ids: list, score, progress: bool = False, desc: str = "") -> np.ndarray:
@@ -120,7 +126,11 @@ class Predictor:
     def _encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
         raise NotImplementedError
 
-    def _probabilities(self, batch_ids: list[list[int]]) -> np.ndarray:
+    def margins(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """The raw margin (logit of positive against negative) of each review, which must be text."""
+        return self.in_length_order(self._encode([clip(t) for t in texts])[0], self._margins, progress)
+
+    def _margins(self, batch_ids: list[list[int]]) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -148,7 +158,7 @@ class BiLSTMPredictor(Predictor):
                    for text in texts]
         return [ids for ids, _ in encoded], [cut for _, cut in encoded]
 
-    def _probabilities(self, batch_ids):
+    def _margins(self, batch_ids):
         from imdb_sentiment.models.batches import pad_collate
 
         pad_to = self.cfg.model.max_length if self.cfg.model.pad_to_max_length else None
@@ -161,7 +171,7 @@ class BiLSTMPredictor(Predictor):
         batch = pad_collate([{"input_ids": x, "label": 0, "index": 0} for x in batch_ids], pad_to, multiple)
         model = self.int8 if self.quantized else self.model
         with self.autocast():
-            return torch.sigmoid(model(batch["input_ids"], batch["lengths"]).float()).numpy()
+            return model(batch["input_ids"], batch["lengths"]).float().numpy()
 
 
 class TransformerPredictor(Predictor):
@@ -207,8 +217,9 @@ class TransformerPredictor(Predictor):
         with self.autocast():
             return self.model(**batch).logits.float().numpy()
 
-    def _probabilities(self, batch_ids):
-        return torch.softmax(torch.from_numpy(self.logits(batch_ids)), dim=-1)[:, 1].numpy()
+    def _margins(self, batch_ids):
+        logits = self.logits(batch_ids)
+        return logits[:, 1] - logits[:, 0]  # softmax's P(positive) is sigmoid of this
 
 
 class TfidfPredictor(Predictor):
@@ -223,8 +234,8 @@ class TfidfPredictor(Predictor):
     def _encode(self, texts):
         return list(texts), [False] * len(texts)  # n-gram counts read the whole review
 
-    def _probabilities(self, batch_texts):
-        return self.pipeline.predict_proba(batch_texts)[:, 1]
+    def _margins(self, batch_texts):
+        return self.pipeline.decision_function(batch_texts)  # predict_proba is sigmoid of this
 
 
 def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize: str | None = None,

@@ -1,0 +1,63 @@
+import json
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from imdb_sentiment.apps.cli import main
+from imdb_sentiment.core.runs import RunError
+from imdb_sentiment.inference.calibration import (CALIBRATION, calibrate, expected_calibration_error,
+                                                  fit_temperature, reliability)
+from imdb_sentiment.inference.predictors import load_predictor
+
+
+def overconfident(n=20_000, temperature=2.0, seed=0):
+    """Margins twice too large: the labels follow sigmoid(margin / 2)."""
+    rng = np.random.default_rng(seed)
+    margins = rng.normal(0, 4, n)
+    return margins, (rng.random(n) < expit(margins / temperature)).astype(int)
+
+
+def test_the_fitted_temperature_is_the_one_the_labels_follow():
+    margins, labels = overconfident()
+    assert fit_temperature(margins, labels) == pytest.approx(2.0, rel=0.05)
+    assert fit_temperature(margins / 2, labels) == pytest.approx(1.0, rel=0.05)
+
+
+def test_scaling_brings_the_calibration_error_down():
+    margins, labels = overconfident()
+    result = calibrate(margins, labels)
+    assert result["ece_before"] > 0.05 > 0.01 > result["ece_after"]
+    points = reliability(expit(margins), labels)
+    assert sum(p["count"] for p in points) == len(labels) and all(0.5 <= p["confidence"] <= 1 for p in points)
+
+
+def test_ece_of_a_known_case():
+    # two reviews at confidence 0.9, one right: |0.9 - 0.5| weighted by the whole set
+    assert expected_calibration_error([0.9, 0.1], [1, 1]) == pytest.approx(0.4)
+
+
+def test_training_calibrates_and_predictions_apply_the_temperature(imdb_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "tfidf", "--data", str(imdb_dir), "--allow_partial_dataset", "--min_df", "1", "--C", "100",
+                 "--output_dir", str(run)]) == 0
+    assert "temperature" in capsys.readouterr().out
+    saved = json.loads((run / CALIBRATION).read_text())
+    assert saved["temperature"] > 0 and {"ece_before", "ece_after", "test_ece_before", "test_ece_after"} <= set(saved)
+    texts = ["a wonderful moving film", "a dull tedious film", "the film"]
+    calibrated = load_predictor(run).predict(texts)
+    (run / CALIBRATION).unlink()
+    raw = load_predictor(run).predict(texts)
+    for c, r in zip(calibrated, raw):
+        assert c.label == r.label and c.margin == pytest.approx(r.margin)  # the temperature moves no label
+        assert c.p_positive == pytest.approx(expit(r.margin / saved["temperature"]))
+        assert r.p_positive == pytest.approx(expit(r.margin))
+
+
+def test_a_damaged_calibration_is_named(imdb_dir, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "tfidf", "--data", str(imdb_dir), "--allow_partial_dataset", "--min_df", "1", "--C", "1",
+                 "--output_dir", str(run)]) == 0
+    (run / CALIBRATION).write_text('{"temperature": -1}')
+    with pytest.raises(RunError, match="must be positive"):
+        load_predictor(run)
