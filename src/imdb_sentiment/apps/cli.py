@@ -54,9 +54,11 @@ def _evaluate(args) -> None:
         return
     if args.data and is_labelled_set(args.data):
         result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize,
-                                   precision=args.precision, trust_pickles=args.trust_pickles)
+                                   precision=args.precision, trust_pickles=args.trust_pickles,
+                                   min_confidence=args.min_confidence)
     else:
-        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision, args.trust_pickles)
+        result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision, args.trust_pickles,
+                              args.min_confidence)
         if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
             card = json.loads((BUILTIN_DIR / "card.json").read_text())
             result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
@@ -102,8 +104,8 @@ def _predict(args) -> int:
     shard, shards = args.shard
     items = iter_items(args.texts, args.file, args.text_column)  # a missing input fails before any model loads
     items = (item for k, item in enumerate(items) if k % shards == shard)
-    predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision, args.trust_pickles)
-                  for run in args.runs or [BUILTIN]]
+    predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision, args.trust_pickles,
+                                 args.min_confidence) for run in args.runs or [BUILTIN]]
     total = failed = 0
     while chunk := list(itertools.islice(items, PREDICT_CHUNK)):
         records = predict_items(chunk, predictors)
@@ -179,7 +181,7 @@ def _serve(args) -> None:
                     explain_share=args.explain_share)
     api_key = args.api_key or os.environ.get("IMDB_SENTIMENT_API_KEY") or None
     serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision, args.trust_pickles,
-          api_key, tuple(filter(None, args.allowed_hosts.split(","))))
+          api_key, tuple(filter(None, args.allowed_hosts.split(","))), args.min_confidence)
 
 
 def add_inference_flags(parser: argparse.ArgumentParser) -> None:
@@ -245,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "where the file has it)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_inference_flags(evaluate)
+    evaluate.add_argument("--min_confidence", type=float, metavar="P",
+                          help="label a review 'uncertain' when the model's probability for its label is below P "
+                               "(0.5-1); evaluate reports accuracy on the rest and their share")
     evaluate.set_defaults(func=_evaluate)
 
     calibrate = commands.add_parser("calibrate", help="fit a run's temperature on its validation split, so that its "
@@ -266,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                          help="label only reviews I, I+N, I+2N, ... (0-based): N machines or processes share a file")
     add_inference_flags(predict)
+    predict.add_argument("--min_confidence", type=float, metavar="P",
+                          help="label a review 'uncertain' when the model's probability for its label is below P "
+                               "(0.5-1); evaluate reports accuracy on the rest and their share")
     predict.set_defaults(func=_predict)
 
     probe = commands.add_parser("probe", help="behavioural tests (negation, contrast, late verdict, names, typos, "
@@ -300,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--explain_share", type=float, default=0.25,
                      help="most of the time spent explaining; past it, explain requests get 503 (default: 0.25)")
     add_inference_flags(web)
+    web.add_argument("--min_confidence", type=float, metavar="P",
+                          help="label a review 'uncertain' when the model's probability for its label is below P "
+                               "(0.5-1); evaluate reports accuracy on the rest and their share")
     web.set_defaults(func=_serve)
 
     download = commands.add_parser("download", help="fetch the official IMDB archive (default), or a pretrained "

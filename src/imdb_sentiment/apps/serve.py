@@ -193,10 +193,11 @@ class Access:
 
 
 def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str | None = None,
-               precision: str = "fp32", trust_pickles: bool = False, access: Access | None = None) -> FastAPI:
+               precision: str = "fp32", trust_pickles: bool = False, access: Access | None = None,
+               min_confidence: float | None = None) -> FastAPI:
     limits, access = limits or Limits(), access or Access()
-    predictors = [load_predictor(run, quantize=quantize, precision=precision, trust_pickles=trust_pickles)
-                  for run in run_dirs]
+    predictors = [load_predictor(run, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
+                                 min_confidence=min_confidence) for run in run_dirs]
     batchers = [Batcher(p, limits.serve_batch, limits.batch_wait_ms) for p in predictors]
     explaining = asyncio.Semaphore(limits.explain_concurrency)
     next_explanation = [0.0]  # when the explanations' share of the time allows the next one
@@ -281,12 +282,13 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
 
 def serve(run_dirs: list[str], host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
           quantize: str | None = None, precision: str = "fp32", trust_pickles: bool = False,
-          api_key: str | None = None, allowed_hosts: tuple[str, ...] = ()) -> None:
+          api_key: str | None = None, allowed_hosts: tuple[str, ...] = (), min_confidence: float | None = None) -> None:
     import uvicorn
 
     if not is_loopback(host):
         print(f"warning: serving on {host}, reachable from other machines"
               + ("" if api_key else "; anyone who can reach it can use it (set --api_key or IMDB_SENTIMENT_API_KEY)"),
               file=sys.stderr)
-    app = create_app(run_dirs, limits, quantize, precision, trust_pickles, Access(host, api_key, allowed_hosts))
+    app = create_app(run_dirs, limits, quantize, precision, trust_pickles, Access(host, api_key, allowed_hosts),
+                     min_confidence)
     uvicorn.run(app, host=host, port=port)

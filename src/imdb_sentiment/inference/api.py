@@ -61,11 +61,12 @@ class Model:
 
 
 def load(run: str | Path = "builtin", quantize: str | None = None, precision: str = "fp32",
-         batch_size: int | None = None, trust_pickles: bool = False) -> Model:
+         batch_size: int | None = None, trust_pickles: bool = False, min_confidence: float | None = None) -> Model:
     """The model saved in `run` (a run folder, or "builtin" for the model shipped with the package).
 
     `quantize="int8"` runs BiLSTM and Transformer models in int8 on OpenVINO (`pip install
     'imdb-sentiment[int8]'`); `precision="bf16"` runs them under bf16 autocast (CPUs with AVX-512 BF16 or AMX).
     A missing, unfinished or corrupt run raises `imdb_sentiment.core.runs.RunError` saying which. `trust_pickles`
-    loads a TF-IDF run saved before 0.2 as a pickle, which can run any code: only for runs you made yourself."""
-    return Model(load_predictor(run, batch_size, quantize, precision, trust_pickles))
+    loads a TF-IDF run saved before 0.2 as a pickle, which can run any code: only for runs you made yourself.
+    `min_confidence` labels a review "uncertain" when the probability of its label is below it (abstention)."""
+    return Model(load_predictor(run, batch_size, quantize, precision, trust_pickles, min_confidence))

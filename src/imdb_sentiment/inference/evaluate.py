@@ -19,11 +19,12 @@ from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
 def evaluate_labelled(run_dir: str | Path, path: str | Path, text_column: str = "text", label_column: str = "label",
                       quantize: str | None = None, seed: int = 0, precision: str = "fp32",
-                      trust_pickles: bool = False) -> dict:
+                      trust_pickles: bool = False, min_confidence: float | None = None) -> dict:
     """Accuracy (with a bootstrap interval), F1 and confusion matrix of a run on a labelled set; items that cannot
     be read or scored are counted and named, and the rest are scored."""
     items, labels = read_labelled(path, text_column, label_column)
-    predictor = load_predictor(run_dir, quantize=quantize, precision=precision, trust_pickles=trust_pickles)
+    predictor = load_predictor(run_dir, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
+                               min_confidence=min_confidence)
     return score_labelled(predictor, items, labels, path, seed)
 
 
@@ -38,7 +39,7 @@ def score_labelled(predictor: Predictor, items: list[Item], labels: list[int], p
     if not scored:
         raise DataError(f"{path}: none of its {len(items)} reviews could be scored, e.g. {skipped[0]}")
     y, p = zip(*scored)
-    return {**scored_metrics(predictor.name, str(path), y, p, seed), "skipped": skipped}
+    return {**scored_metrics(predictor.name, str(path), y, p, seed, predictor.min_confidence), "skipped": skipped}
 
 
 def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
@@ -75,19 +76,35 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
-                 quantize: str | None = None, precision: str = "fp32", trust_pickles: bool = False) -> dict:
+                 quantize: str | None = None, precision: str = "fp32", trust_pickles: bool = False,
+                 min_confidence: float | None = None) -> dict:
     """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
-    predictor = load_predictor(run_dir, quantize=quantize, precision=precision, trust_pickles=trust_pickles)
+    predictor = load_predictor(run_dir, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
+                               min_confidence=min_confidence)
     reviews = splits_for(predictor.cfg, data)[split]
     results = predictor.predict(reviews.texts, progress=True)
     bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]
     if bad:
         raise DataError(f"{len(bad)} {split} reviews cannot be scored, e.g. {bad[0][0]}: {bad[0][1]}")
-    return scored_metrics(predictor.name, f"{split} split", reviews.labels, [r.p_positive for r in results])
+    return scored_metrics(predictor.name, f"{split} split", reviews.labels, [r.p_positive for r in results],
+                          min_confidence=predictor.min_confidence)
 
 
-def scored_metrics(name: str, data: str, labels, p_positive, seed: int = 0) -> dict:
-    return {"run": name, "data": data, **metrics_with_interval(labels, p_positive, seed)}
+def scored_metrics(name: str, data: str, labels, p_positive, seed: int = 0, min_confidence: float | None = None
+                   ) -> dict:
+    result = {"run": name, "data": data, **metrics_with_interval(labels, p_positive, seed)}
+    if min_confidence:
+        result["selective"] = selective(labels, p_positive, min_confidence)
+    return result
+
+
+def selective(labels, p_positive, min_confidence: float) -> dict:
+    """Accuracy on the reviews the model does not abstain on (confidence at least `min_confidence`), and their
+    share: selective prediction."""
+    p, labels = np.asarray(p_positive, dtype=float), np.asarray(labels).astype(bool)
+    kept = np.maximum(p, 1 - p) >= min_confidence
+    return {"min_confidence": min_confidence, "coverage": float(kept.mean()),
+            "accuracy": float(((p[kept] >= 0.5) == labels[kept]).mean()) if kept.any() else None}
 
 
 def summary(result: dict) -> str:
@@ -98,6 +115,11 @@ def summary(result: dict) -> str:
              f"over {result['n']:,} reviews, F1 {result['f1']:.3f}",
              f"  confusion: {c['tp']:,} true positive, {c['fn']:,} false negative, {c['tn']:,} true negative, "
              f"{c['fp']:,} false positive"]
+    if result.get("selective"):
+        sel = result["selective"]
+        lines.append(f"  abstaining below confidence {sel['min_confidence']:g}: {sel['coverage']:.1%} of the reviews "
+                     f"labelled, {sel['accuracy']:.2%} of those right" if sel["accuracy"] is not None else
+                     f"  abstaining below confidence {sel['min_confidence']:g}: no review labelled")
     skipped = result.get("skipped") or []
     if skipped:
         lines.append(f"  {len(skipped)} reviews not scored, e.g. {skipped[0]['source']}: {skipped[0]['error']}")

@@ -24,6 +24,7 @@ from imdb_sentiment.core.text import clip
 from imdb_sentiment.inference.calibration import read_temperature
 
 LABELS = ("negative", "positive")
+UNCERTAIN = "uncertain"  # the label of a review below --min_confidence
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Predictor:
         self.precision = "fp32"
         # Temperature scaling fitted on the run's validation split (inference/calibration.py); 1 where none was.
         self.temperature = read_temperature(self.run_dir) or 1.0
+        self.min_confidence: float | None = None  # below it, the label is "uncertain" (abstention)
 
     def use_precision(self, precision: str) -> None:
         """Run the model under bf16 autocast (weights stay fp32): faster on CPUs with native bf16 instructions."""
@@ -105,7 +107,10 @@ class Predictor:
         probs = expit(margins / self.temperature)
         for k, i in enumerate(good):
             cut = bool(truncated[k]) or len(clipped[k]) < len(texts[i])
-            results[i] = Prediction(LABELS[int(margins[k] >= 0)], float(probs[k]), cut, margin=float(margins[k]))
+            label = LABELS[int(margins[k] >= 0)]
+            if self.min_confidence and max(probs[k], 1 - probs[k]) < self.min_confidence:
+                label = UNCERTAIN
+            results[i] = Prediction(label, float(probs[k]), cut, margin=float(margins[k]))
         return results
 
     def in_length_order(self, ids: list, score, progress: bool = False, desc: str = "") -> np.ndarray:
@@ -239,7 +244,8 @@ class TfidfPredictor(Predictor):
 
 
 def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize: str | None = None,
-                   precision: str = "fp32", trust_pickles: bool = False) -> Predictor:
+                   precision: str = "fp32", trust_pickles: bool = False, min_confidence: float | None = None
+                   ) -> Predictor:
     """The predictor of a saved run; `quantize="int8"` gives BiLSTM and Transformer runs int8 weights (TF-IDF runs,
     already small linear models, are left as they are); `precision="bf16"` runs them under bf16 autocast.
     `trust_pickles` lets a TF-IDF run from before 0.2 load its pickled model, which can run any code."""
@@ -259,6 +265,9 @@ def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize:
         if quantize and kind != "tfidf":
             predictor.quantize(quantize)
         predictor.use_precision(precision)
+        if min_confidence is not None and not 0.5 <= min_confidence <= 1:
+            raise runs.RunError(f"--min_confidence is a probability between 0.5 and 1, got {min_confidence}")
+        predictor.min_confidence = min_confidence
         return predictor
     except runs.RunError:
         raise
