@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from imdb_sentiment.analysis import curves
+from imdb_sentiment.analysis.confidence import abstention_finding, confidence_table, plot_confidence
 from imdb_sentiment.analysis.findings import (by_accuracy, findings, p_text, pareto_front, rivals, versus_baseline,
                                               versus_full_runs)
 from imdb_sentiment.analysis.plots import make_plots
@@ -77,14 +78,17 @@ def write_report(scored: dict, output_dir: str | Path, note: str | None = None,
         curve_points = curves.read_points(curves_file)
     probes = json.loads(probes_file.read_text()) if probes_file.exists() else None
 
-    found = findings(models, pairs, by_length, curve_points, probes, other_data)
+    confidence = confidence_table(scored)
+    plot_confidence(scored, out / "confidence.png")
+    found = findings(models, pairs, by_length, curve_points, probes, other_data) + [abstention_finding(confidence)]
     blocks = ([("h1", "IMDB sentiment: model comparison")] + _summary(scored, pairs, found, note, full_accuracy)
               + _results(scored, pairs, order, front, full_accuracy)
-              + _breakdowns(scored, order, plots, by_length, curve_points) + _examples(scored, pairs, order))
+              + _breakdowns(scored, order, plots, by_length, curve_points) + _confidence(confidence, order)
+              + _examples(scored, pairs, order))
 
     summary = {n: {k: v for k, v in m.items() if k != "probs"} for n, m in models.items()}
     runs.write_json(out / "metrics.json", {"findings": found, "models": summary, "pairs": pairs,
-                                           "other_data": other_data,
+                                           "other_data": other_data, "confidence": confidence,
                                            "accuracy_by_length": by_length,
                                            "pareto_front": front, "test_reviews": len(test),
                                            "test_fingerprint": test.fingerprint(), "note": note,
@@ -182,6 +186,22 @@ def _breakdowns(scored: dict, ranked: list[str], plots: list, by_length: dict, c
         blocks.append(("table", *curves.table(curve_points)))
         blocks.append(("img", "Learning curves", "curves/curves.png"))
     return blocks
+
+
+def _confidence(table: dict, ranked: list[str]) -> list[tuple]:
+    """Calibration and abstention, from the saved test scores."""
+    calibrated = any("ece_calibrated" in row for row in table.values())
+    header = ["model", "ECE as trained", *(["ECE, temperature-scaled"] if calibrated else []),
+              "accuracy on the 90% most confident", "on the 80%"]
+    rows = [[n, f"{table[n]['ece']:.2%}", *([f"{table[n]['ece_calibrated']:.2%}" if "ece_calibrated" in table[n]
+                                             else "-"] if calibrated else []),
+             f"{table[n]['accuracy_at_90']:.2%}", f"{table[n]['accuracy_at_80']:.2%}"] for n in ranked]
+    return [("h2", "Confidence: calibration and abstention"),
+            ("p", "Expected calibration error (15 bins of confidence, the probability of the chosen label) of each "
+                  "model's test scores, and its accuracy when it labels only the test reviews it is most sure of. "
+                  "Runs trained since temperature scaling came in also show their calibrated error (the temperature "
+                  "is fitted on their validation split)."),
+            ("table", header, rows), ("img", "Selective prediction and reliability", "confidence.png")]
 
 
 def _examples(scored: dict, pairs: list[dict], ranked: list[str]) -> list[tuple]:

@@ -69,7 +69,7 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
     saved = None if predictor.changed else runs.read_test_probabilities(predictor.run_dir, fingerprint)
     if saved is not None:
         return saved
-    probs = np.array([r.p_positive for r in predictor.predict(test.texts, progress=True)])
+    probs = expit(predictor.margins(test.texts, progress=True))  # as trained: any temperature applies on top
     if not predictor.changed and runs.tested_on(predictor.run_dir, fingerprint):
         runs.write_test_probabilities(predictor.run_dir, probs)
     return probs
