@@ -35,6 +35,7 @@ def test_int8_commands_keep_the_c_librarys_allocator_as_openvino_needs(installed
     assert allocator.preload_env({}, ["serve", "--quantize", "int8"]) is None
     assert allocator.preload_env({}, ["predict", "--quantize=int8", "fine film"]) is None
     assert allocator.preload_env({}, ["predict", "--quantize", "auto", "fine film"]) is None  # may pick int8
+    assert allocator.preload_env({}, ["export", "builtin", "--out", "x"]) is None  # OpenVINO converts the model
     assert allocator.preload_env({}, ["predict", "--quantize"])["LD_PRELOAD"] == FAKE  # argparse will say what is wrong
     assert allocator.preload_env({}, ["predict", "int8"])["LD_PRELOAD"] == FAKE  # a review that says int8
 

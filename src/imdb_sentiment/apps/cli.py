@@ -87,6 +87,13 @@ def _has_column(path: str | None, column: str) -> bool:
         return column in f.readline().rstrip("\r\n").split("\t" if path.endswith(".tsv") else ",")
 
 
+def _export(args) -> None:
+    from imdb_sentiment.inference.export import export_run
+
+    print(f"exported to {export_run(args.run_dir, args.out, args.format)}; try: python {args.out}/predict.py "
+          f"\"A moving film.\"")
+
+
 def _calibrate(args) -> None:
     from imdb_sentiment.inference.evaluate import calibrate_run, calibration_summary
 
@@ -257,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("run_dir")
     calibrate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
     calibrate.set_defaults(func=_calibrate)
+
+    export = commands.add_parser("export", help="a BiLSTM or Transformer run as a folder that runs on OpenVINO "
+                                                 "without torch or this package, with an example script")
+    export.add_argument("run_dir", help="a run directory, or builtin")
+    export.add_argument("--out", required=True, help="the folder to write (new or empty)")
+    export.add_argument("--format", default="openvino", choices=("openvino",), help="openvino IR (fp32)")
+    export.set_defaults(func=_export)
 
     predict = commands.add_parser("predict", help="label reviews (default: the built-in model)")
     predict.add_argument("texts", nargs="*", help="reviews to label; none: read --file, else stdin (one a line)")

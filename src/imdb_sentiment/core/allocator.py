@@ -37,8 +37,8 @@ def uses_openvino(argv: list[str]) -> bool:
     """Whether the command line asks for int8, which runs Transformers on OpenVINO. OpenVINO's CPU plugin aborts
     on its first use ("free(): invalid pointer") with a preloaded allocator: its libtbbbind frees memory with the
     C library's own free (openvinotoolkit/openvino#29025; here too, without that library it ran)."""
-    return any(a in ("--quantize=int8", "--quantize=auto") or (a == "--quantize" and b in ("int8", "auto"))
-               for a, b in zip(argv, argv[1:] + [""]))
+    return argv[:1] == ["export"] or any(a in ("--quantize=int8", "--quantize=auto") or (a == "--quantize" and b in (
+        "int8", "auto")) for a, b in zip(argv, argv[1:] + [""]))
 
 
 def preload_env(environ: dict[str, str], argv: list[str] = ()) -> dict[str, str] | None:

@@ -1,0 +1,46 @@
+"""An exported run runs with OpenVINO alone (no torch, no imdb_sentiment) and scores as the predictor does."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from imdb_sentiment.core.runs import RunError
+from imdb_sentiment.inference.export import export_run
+from imdb_sentiment.inference.predictors import load_predictor
+
+pytest.importorskip("openvino")
+TEXTS = ["A moving, beautifully acted film.", "Dull, and far too long.", "Not bad at all.",
+         "The plot wanders for an hour. " * 60 + "Still, a wonderful ending."]  # longer than either model reads
+# Imports of what the example must not need fail, so a hidden dependency shows up as an error.
+BLOCK = """import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "imdb_sentiment", "transformers", "sklearn"):
+            raise ImportError(f"the exported example imported {name}")
+sys.meta_path.insert(0, Block())
+"""
+
+
+@pytest.mark.parametrize("run_name", ["builtin", "transformer_run"])
+def test_the_example_runs_alone_and_agrees_with_the_predictor(run_name, request, tmp_path):
+    run = "builtin" if run_name == "builtin" else request.getfixturevalue(run_name)
+    out = export_run(run, tmp_path / "exported")
+    (tmp_path / "block").mkdir()
+    (tmp_path / "block" / "sitecustomize.py").write_text(BLOCK)
+    result = subprocess.run([sys.executable, str(out / "predict.py"), *TEXTS], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(tmp_path / "block"), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    exported = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = load_predictor(run).predict(TEXTS)
+    for e, p in zip(exported, expected):
+        assert e["label"] == p.label and e["p_positive"] == pytest.approx(p.p_positive, abs=1e-4)
+
+
+def test_export_refuses_a_used_folder_and_other_kinds(tmp_path):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "file").write_text("x")
+    with pytest.raises(RunError, match="not empty"):
+        export_run("builtin", tmp_path / "used")
+    with pytest.raises(RunError, match="only openvino"):
+        export_run("builtin", tmp_path / "new", fmt="onnx")
