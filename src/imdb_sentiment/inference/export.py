@@ -6,7 +6,6 @@ Transformer, tokenizers).
 
 from __future__ import annotations
 
-import json
 import shutil
 import warnings
 from pathlib import Path
