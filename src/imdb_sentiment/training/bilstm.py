@@ -123,7 +123,9 @@ def train_bilstm(cfg: BiLSTMConfig, command: str | None = None, splits: dict[str
         torch.set_num_threads(tc.num_threads)
     # Autocast here rather than through Accelerator(mixed_precision=...): that setting is process-wide, and compare
     # or curves train several models, of either precision, in one process.
-    accelerator = Accelerator()
+    # split_batches: batch_size is the global batch, each of N processes taking 1/N of every batch, so a run on
+    # several processes takes the same optimizer steps on the same reviews as one process (tests/training/).
+    accelerator = Accelerator(split_batches=True)
     amp = partial(torch.autocast, accelerator.device.type, dtype=torch.bfloat16,
                   enabled=hardware.mixed_precision(tc.precision) == "bf16")
     set_seed(tc.seed)
