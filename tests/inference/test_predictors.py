@@ -212,3 +212,21 @@ def test_teacher_logits_follow_the_input_order(transformer_run):
     one_by_one = np.concatenate([teacher_logits(transformer_run, [t], progress=False) for t in texts])
     assert logits.shape == (3, 2) and np.allclose(logits, one_by_one, atol=1e-4)
     assert teacher_logits(transformer_run, [], progress=False).shape == (0, 2)  # a student without copies
+
+
+def test_windows_cover_a_long_review_and_the_margin_is_their_mean(bilstm_run, transformer_run):
+    from imdb_sentiment.core.text import windows
+
+    assert windows(list(range(10)), 4) == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]
+    assert windows([1, 2], 4) == [[1, 2]]
+    long = "A dull plot, " * 30 + "but a superb, wonderful, moving ending."
+    for run in (bilstm_run, transformer_run):
+        plain, whole, surest = (load_predictor(run, long_text=m) for m in ("truncate", "windows", "windows_max"))
+        per_window = whole.in_length_order(whole._encode_windows([long])[0], whole._margins)
+        assert len(per_window) > 1 and plain.predict([long])[0].truncated
+        assert whole.predict([long])[0].margin == pytest.approx(per_window.mean(), abs=1e-5)
+        assert surest.predict([long])[0].margin == pytest.approx(per_window[np.argmax(np.abs(per_window))], abs=1e-5)
+        short = "A fine film."
+        assert whole.predict([short])[0].margin == pytest.approx(plain.predict([short])[0].margin, abs=1e-5)
+    with pytest.raises(RunError, match="--long_text"):
+        load_predictor(bilstm_run, long_text="all")

@@ -17,6 +17,7 @@ from imdb_sentiment.core.config import BiLSTMConfig, CompareConfig, CurvesConfig
 from imdb_sentiment.core.data import DataError
 from imdb_sentiment.core.fields import ConfigError, add_config_arguments, load_config, overrides_from_namespace
 from imdb_sentiment.core.runs import RunError
+from imdb_sentiment.core.text import LONG_TEXT
 from imdb_sentiment.models.embeddings import EmbeddingError
 
 EXPECTED_ERRORS = (ConfigError, DataError, EmbeddingError, RunError)
@@ -55,10 +56,10 @@ def _evaluate(args) -> None:
     if args.data and is_labelled_set(args.data):
         result = evaluate_labelled(args.run_dir, args.data, args.text_column, args.label_column, args.quantize,
                                    precision=args.precision, trust_pickles=args.trust_pickles,
-                                   min_confidence=args.min_confidence)
+                                   min_confidence=args.min_confidence, long_text=args.long_text)
     else:
         result = evaluate_run(args.run_dir, args.split, args.data, args.quantize, args.precision, args.trust_pickles,
-                              args.min_confidence)
+                              args.min_confidence, args.long_text)
         if args.run_dir == BUILTIN:  # the package folder may be read-only: compare with the model card instead
             card = json.loads((BUILTIN_DIR / "card.json").read_text())
             result["model_card_test_accuracy"] = card["test_accuracy_fp16"]
@@ -69,7 +70,8 @@ def _evaluate(args) -> None:
         if "model_card_test_accuracy" in result:
             print(f"  the model card states {result['model_card_test_accuracy']:.2%}")
     # Saved after printing: a read-only run folder must not lose what was just measured.
-    if args.run_dir != BUILTIN and not args.quantize and args.precision == "fp32" and not args.data:
+    if args.run_dir != BUILTIN and not args.quantize and args.precision == "fp32" and not args.data \
+            and args.long_text == "truncate":  # scores read otherwise are not the run's
         try:
             write_json(f"{args.run_dir}/eval_{args.split}.json", result)
         except RunError as err:  # int8 / bf16 scores are not the run's, so only fp32 ones are kept
@@ -112,7 +114,7 @@ def _predict(args) -> int:
     items = iter_items(args.texts, args.file, args.text_column)  # a missing input fails before any model loads
     items = (item for k, item in enumerate(items) if k % shards == shard)
     predictors = [load_predictor(run, args.batch_size, args.quantize, args.precision, args.trust_pickles,
-                                 args.min_confidence) for run in args.runs or [BUILTIN]]
+                                 args.min_confidence, args.long_text) for run in args.runs or [BUILTIN]]
     total = failed = 0
     while chunk := list(itertools.islice(items, PREDICT_CHUNK)):
         records = predict_items(chunk, predictors)
@@ -199,6 +201,10 @@ def add_inference_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: BiLSTM and Transformer runs under bf16 autocast, on CPUs with AVX-512 BF16 or "
                              "AMX (default: fp32)")
+    parser.add_argument("--long_text", choices=LONG_TEXT, default="truncate",
+                        help="a review longer than the model reads: cut as in training (truncate), or read whole in "
+                             "overlapping windows, their margins averaged (windows) or the surest one taken "
+                             "(windows_max); for BiLSTM and Transformer runs")
     parser.add_argument("--trust_pickles", action="store_true",
                         help="load a TF-IDF run saved before 0.2 as a pickle (model.joblib); unpickling runs any code "
                              "the file holds, so only for runs you made yourself (docs/usage.md#what-a-run-folder-may-hold)")

@@ -40,6 +40,20 @@ def truncate(ids: Sequence[int], max_length: int, strategy: str = "head", head: 
     raise ValueError(f"unknown truncation strategy {strategy!r}; use 'head' or 'head_tail'")
 
 
+LONG_TEXT = ("truncate", "windows", "windows_max")  # how a review longer than the model's window is read
+
+
+def windows(ids: Sequence[int], size: int, overlap: float = 0.25) -> list[list[int]]:
+    """Windows of `size` tokens covering all of `ids`, each overlapping the one before by `overlap` of its size (the
+    last one ends at the last token); one window when the review fits."""
+    ids = list(ids)
+    if len(ids) <= size:
+        return [ids]
+    step = max(1, int(size * (1 - overlap)))
+    starts = list(range(0, len(ids) - size, step)) + [len(ids) - size]
+    return [ids[start:start + size] for start in starts]
+
+
 class Vocab:
     """Token <-> id, with <pad> = 0 and <unk> = 1."""
 

@@ -19,12 +19,13 @@ from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
 def evaluate_labelled(run_dir: str | Path, path: str | Path, text_column: str = "text", label_column: str = "label",
                       quantize: str | None = None, seed: int = 0, precision: str = "fp32",
-                      trust_pickles: bool = False, min_confidence: float | None = None) -> dict:
+                      trust_pickles: bool = False, min_confidence: float | None = None,
+                      long_text: str = "truncate") -> dict:
     """Accuracy (with a bootstrap interval), F1 and confusion matrix of a run on a labelled set; items that cannot
     be read or scored are counted and named, and the rest are scored."""
     items, labels = read_labelled(path, text_column, label_column)
     predictor = load_predictor(run_dir, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
-                               min_confidence=min_confidence)
+                               min_confidence=min_confidence, long_text=long_text)
     return score_labelled(predictor, items, labels, path, seed)
 
 
@@ -77,10 +78,10 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
 
 def evaluate_run(run_dir: str | Path, split: str = "test", data: str | None = None,
                  quantize: str | None = None, precision: str = "fp32", trust_pickles: bool = False,
-                 min_confidence: float | None = None) -> dict:
+                 min_confidence: float | None = None, long_text: str = "truncate") -> dict:
     """Metrics of a saved run on the split it was trained with (or the same split of another copy of the data)."""
     predictor = load_predictor(run_dir, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
-                               min_confidence=min_confidence)
+                               min_confidence=min_confidence, long_text=long_text)
     reviews = splits_for(predictor.cfg, data)[split]
     results = predictor.predict(reviews.texts, progress=True)
     bad = [(review_id, r.error) for review_id, r in zip(reviews.ids, results) if r.error]

@@ -20,7 +20,7 @@ import torch
 from scipy.special import expit
 
 from imdb_sentiment.core import hardware, runs
-from imdb_sentiment.core.text import clip
+from imdb_sentiment.core.text import LONG_TEXT, clip
 from imdb_sentiment.inference.calibration import read_temperature
 
 LABELS = ("negative", "positive")
@@ -58,6 +58,7 @@ class Predictor:
         # Temperature scaling fitted on the run's validation split (inference/calibration.py); 1 where none was.
         self.temperature = read_temperature(self.run_dir) or 1.0
         self.min_confidence: float | None = None  # below it, the label is "uncertain" (abstention)
+        self.long_text = "truncate"  # or "windows" / "windows_max": read all of a long review (LONG_TEXT)
 
     def use_precision(self, precision: str) -> None:
         """Run the model under bf16 autocast (weights stay fp32): faster on CPUs with native bf16 instructions."""
@@ -102,8 +103,11 @@ class Predictor:
         if not good:
             return results
         clipped = [clip(texts[i]) for i in good]
-        ids, truncated = self._encode(clipped)
-        margins = self.in_length_order(ids, self._margins, progress, f"predict {self.name}")
+        if self.long_text == "truncate" or self.kind == "tfidf":  # n-gram counts read the whole review anyway
+            ids, truncated = self._encode(clipped)
+            margins = self.in_length_order(ids, self._margins, progress, f"predict {self.name}")
+        else:
+            margins, truncated = self._window_margins(clipped, progress), [False] * len(clipped)
         probs = expit(margins / self.temperature)
         for k, i in enumerate(good):
             cut = bool(truncated[k]) or len(clipped[k]) < len(texts[i])
@@ -112,6 +116,19 @@ class Predictor:
                 label = UNCERTAIN
             results[i] = Prediction(label, float(probs[k]), cut, margin=float(margins[k]))
         return results
+
+    def _window_margins(self, texts: list[str], progress: bool) -> np.ndarray:
+        """Each review read whole, in overlapping windows of the length the model was trained on: the mean of the
+        windows' margins ("windows"), or the margin of the window most sure of itself ("windows_max")."""
+        per_review = self._encode_windows(texts)
+        flat = [w for review in per_review for w in review]
+        scores = self.in_length_order(flat, self._margins, progress, f"predict {self.name} (windows)")
+        bounds = np.cumsum([0] + [len(review) for review in per_review])
+        pick = (lambda s: s.mean()) if self.long_text == "windows" else (lambda s: s[np.argmax(np.abs(s))])
+        return np.array([pick(scores[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+    def _encode_windows(self, texts: list[str]) -> list[list[list[int]]]:
+        raise runs.RunError(f"{self.name}: --long_text windows applies to BiLSTM and Transformer runs")
 
     def in_length_order(self, ids: list, score, progress: bool = False, desc: str = "") -> np.ndarray:
         """`score` over batches of encoded reviews of similar length (little padding), put back in `ids`' order."""
@@ -162,6 +179,11 @@ class BiLSTMPredictor(Predictor):
         encoded = [encode_review(text, self.vocab, self.cfg.model.max_length, self.cfg.model.truncation)
                    for text in texts]
         return [ids for ids, _ in encoded], [cut for _, cut in encoded]
+
+    def _encode_windows(self, texts):
+        from imdb_sentiment.core.text import UNK_ID, tokenize, windows
+
+        return [windows(self.vocab.encode(tokenize(text)) or [UNK_ID], self.cfg.model.max_length) for text in texts]
 
     def _margins(self, batch_ids):
         from imdb_sentiment.models.batches import pad_collate
@@ -215,6 +237,18 @@ class TransformerPredictor(Predictor):
         encoded = encode(self.tokenizer, texts, m.max_length, m.truncation, m.head_tokens)
         return encoded["input_ids"], encoded["truncated"]
 
+    def _encode_windows(self, texts):
+        from imdb_sentiment.core.text import windows
+
+        encoded = self.tokenizer(texts, truncation=False, return_special_tokens_mask=True, verbose=False)
+        out = []
+        for ids, special in zip(encoded["input_ids"], encoded["special_tokens_mask"]):
+            first = special.index(0) if 0 in special else len(ids)
+            last = len(ids) - special[::-1].index(0) if 0 in special else len(ids)
+            room = self.cfg.model.max_length - (len(ids) - (last - first))
+            out.append([ids[:first] + w + ids[last:] for w in windows(ids[first:last], room)])
+        return out
+
     def logits(self, batch_ids) -> np.ndarray:
         batch = self.collate([{"input_ids": x} for x in batch_ids])
         if self.quantized:
@@ -244,8 +278,8 @@ class TfidfPredictor(Predictor):
 
 
 def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize: str | None = None,
-                   precision: str = "fp32", trust_pickles: bool = False, min_confidence: float | None = None
-                   ) -> Predictor:
+                   precision: str = "fp32", trust_pickles: bool = False, min_confidence: float | None = None,
+                   long_text: str = "truncate") -> Predictor:
     """The predictor of a saved run; `quantize="int8"` gives BiLSTM and Transformer runs int8 weights (TF-IDF runs,
     already small linear models, are left as they are); `precision="bf16"` runs them under bf16 autocast.
     `trust_pickles` lets a TF-IDF run from before 0.2 load its pickled model, which can run any code."""
@@ -268,6 +302,9 @@ def load_predictor(run_dir: str | Path, batch_size: int | None = None, quantize:
         if min_confidence is not None and not 0.5 <= min_confidence <= 1:
             raise runs.RunError(f"--min_confidence is a probability between 0.5 and 1, got {min_confidence}")
         predictor.min_confidence = min_confidence
+        if long_text not in LONG_TEXT:
+            raise runs.RunError(f"--long_text must be one of {', '.join(LONG_TEXT)}, got {long_text!r}")
+        predictor.long_text = long_text
         return predictor
     except runs.RunError:
         raise
