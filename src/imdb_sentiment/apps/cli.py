@@ -201,13 +201,22 @@ def add_inference_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="bf16: BiLSTM and Transformer runs under bf16 autocast, on CPUs with AVX-512 BF16 or "
                              "AMX (default: fp32)")
-    parser.add_argument("--long_text", choices=LONG_TEXT, default="truncate",
-                        help="a review longer than the model reads: cut as in training (truncate), or read whole in "
-                             "overlapping windows, their margins averaged (windows) or the surest one taken "
-                             "(windows_max); for BiLSTM and Transformer runs")
     parser.add_argument("--trust_pickles", action="store_true",
                         help="load a TF-IDF run saved before 0.2 as a pickle (model.joblib); unpickling runs any code "
                              "the file holds, so only for runs you made yourself (docs/usage.md#what-a-run-folder-may-hold)")
+
+
+def add_answer_flags(parser: argparse.ArgumentParser, long_text: bool = True) -> None:
+    """--min_confidence (abstention) and --long_text: how a model's answers are read off, for predict, evaluate and
+    serve."""
+    parser.add_argument("--min_confidence", type=float, metavar="P",
+                        help="label a review 'uncertain' when the model's probability for its label is below P "
+                             "(0.5-1); evaluate reports accuracy on the rest and their share")
+    if long_text:
+        parser.add_argument("--long_text", choices=LONG_TEXT, default="truncate",
+                            help="a review longer than the model reads: cut as in training (truncate), or read "
+                                 "whole in overlapping windows, their margins averaged (windows) or the surest one "
+                                 "taken (windows_max); for BiLSTM and Transformer runs")
 
 
 def _download(args) -> None:
@@ -260,9 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "where the file has it)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_inference_flags(evaluate)
-    evaluate.add_argument("--min_confidence", type=float, metavar="P",
-                          help="label a review 'uncertain' when the model's probability for its label is below P "
-                               "(0.5-1); evaluate reports accuracy on the rest and their share")
+    add_answer_flags(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
     calibrate = commands.add_parser("calibrate", help="fit a run's temperature on its validation split, so that its "
@@ -291,9 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                          help="label only reviews I, I+N, I+2N, ... (0-based): N machines or processes share a file")
     add_inference_flags(predict)
-    predict.add_argument("--min_confidence", type=float, metavar="P",
-                          help="label a review 'uncertain' when the model's probability for its label is below P "
-                               "(0.5-1); evaluate reports accuracy on the rest and their share")
+    add_answer_flags(predict)
     predict.set_defaults(func=_predict)
 
     probe = commands.add_parser("probe", help="behavioural tests (negation, contrast, late verdict, names, typos, "
@@ -328,9 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--explain_share", type=float, default=0.25,
                      help="most of the time spent explaining; past it, explain requests get 503 (default: 0.25)")
     add_inference_flags(web)
-    web.add_argument("--min_confidence", type=float, metavar="P",
-                          help="label a review 'uncertain' when the model's probability for its label is below P "
-                               "(0.5-1); evaluate reports accuracy on the rest and their share")
+    add_answer_flags(web, long_text=False)
     web.set_defaults(func=_serve)
 
     download = commands.add_parser("download", help="fetch the official IMDB archive (default), or a pretrained "
