@@ -38,7 +38,7 @@ def test_predict_puts_the_models_side_by_side(client, bilstm_run, transformer_ru
 class CountingPredictor(Predictor):
     """P(positive) = share of words that are "good": occlusion weights are known exactly."""
 
-    kind, name, temperature = "stub", "stub", 1.0
+    kind, name = "stub", "stub"
 
     def __init__(self):
         self.batch_size = 8

@@ -48,6 +48,9 @@ class Predictor:
     """Base: validates items, batches the good ones by length, and maps probabilities back."""
 
     kind: str
+    temperature = 1.0  # temperature scaling fitted on the run's validation split (inference/calibration.py)
+    min_confidence: float | None = None  # below it, the label is "uncertain" (abstention)
+    long_text = "truncate"  # or "windows" / "windows_max": read all of a long review (LONG_TEXT)
 
     def __init__(self, run_dir: str | Path, batch_size: int = 64):
         self.run_dir = runs.resolve(run_dir)
@@ -55,10 +58,7 @@ class Predictor:
         self.batch_size = batch_size
         self.quantized: str | None = None
         self.precision = "fp32"
-        # Temperature scaling fitted on the run's validation split (inference/calibration.py); 1 where none was.
         self.temperature = read_temperature(self.run_dir) or 1.0
-        self.min_confidence: float | None = None  # below it, the label is "uncertain" (abstention)
-        self.long_text = "truncate"  # or "windows" / "windows_max": read all of a long review (LONG_TEXT)
 
     def use_precision(self, precision: str) -> None:
         """Run the model under bf16 autocast (weights stay fp32): faster on CPUs with native bf16 instructions."""
