@@ -11,7 +11,7 @@ model), training and inference, analysis (the report), apps (the command line, t
 
 import logging
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["Model", "Prediction", "load"]
 
 

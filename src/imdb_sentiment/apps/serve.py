@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
+from imdb_sentiment import __version__
 from imdb_sentiment.apps.guard import Guard, is_loopback
 from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
@@ -202,7 +203,7 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
     explaining = asyncio.Semaphore(limits.explain_concurrency)
     next_explanation = [0.0]  # when the explanations' share of the time allows the next one
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
-    app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version="0.1.0")
+    app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version=__version__)
     app.state.batchers = batchers
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(Guard, bound_host=access.host, api_key=access.api_key, allowed_hosts=access.allowed_hosts)
