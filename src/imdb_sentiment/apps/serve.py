@@ -18,6 +18,7 @@ On any address but loopback, see apps/guard.py: an API key, the Host check and t
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import re
 import sys
@@ -31,7 +32,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
-from imdb_sentiment import __version__
 from imdb_sentiment.apps.guard import Guard, is_loopback
 from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
@@ -203,7 +203,8 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
     explaining = asyncio.Semaphore(limits.explain_concurrency)
     next_explanation = [0.0]  # when the explanations' share of the time allows the next one
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
-    app = FastAPIOffline(title="imdb-sentiment", description=__doc__, version=__version__)
+    app = FastAPIOffline(title="imdb-sentiment", description=__doc__,
+                         version=importlib.metadata.version("imdb-sentiment"))
     app.state.batchers = batchers
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(Guard, bound_host=access.host, api_key=access.api_key, allowed_hosts=access.allowed_hosts)
