@@ -9,6 +9,7 @@ folder holds it, with the errors before and after; predictors apply it when it i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +36,9 @@ def fit_temperature(margins, labels) -> float:
 def expected_calibration_error(p_positive, labels, bins: int = ECE_BINS) -> float:
     """ECE over `bins` equal-width bins of confidence (the probability of the predicted label): the mean gap between
     confidence and accuracy, weighted by each bin's share of the reviews."""
-    p, labels = np.asarray(p_positive, dtype=np.float64), np.asarray(labels).astype(bool)
-    confidence = np.maximum(p, 1 - p)
-    correct = (p >= 0.5) == labels
-    which = np.minimum(((confidence - 0.5) * 2 * bins).astype(int), bins - 1)  # confidence lies in [0.5, 1]
-    return float(sum(abs(confidence[which == b].mean() - correct[which == b].mean()) * np.mean(which == b)
-                     for b in range(bins) if np.any(which == b)))
+    points = reliability(p_positive, labels, bins)
+    total = sum(point["count"] for point in points)
+    return float(sum(abs(point["confidence"] - point["accuracy"]) * point["count"] / total for point in points))
 
 
 def reliability(p_positive, labels, bins: int = ECE_BINS) -> list[dict]:
@@ -48,7 +46,7 @@ def reliability(p_positive, labels, bins: int = ECE_BINS) -> list[dict]:
     p, labels = np.asarray(p_positive, dtype=np.float64), np.asarray(labels).astype(bool)
     confidence = np.maximum(p, 1 - p)
     correct = (p >= 0.5) == labels
-    which = np.minimum(((confidence - 0.5) * 2 * bins).astype(int), bins - 1)
+    which = np.minimum(((confidence - 0.5) * 2 * bins).astype(int), bins - 1)  # confidence lies in [0.5, 1]
     return [{"confidence": float(confidence[which == b].mean()), "accuracy": float(correct[which == b].mean()),
              "count": int(np.sum(which == b))} for b in range(bins) if np.any(which == b)]
 
@@ -73,8 +71,6 @@ def read_temperature(run_dir: Path) -> float | None:
     path = Path(run_dir) / CALIBRATION
     if not path.exists():
         return None
-    import json
-
     try:
         temperature = float(json.loads(path.read_text())["temperature"])
     except (ValueError, KeyError, TypeError) as err:

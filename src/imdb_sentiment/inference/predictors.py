@@ -239,15 +239,11 @@ class TransformerPredictor(Predictor):
 
     def _encode_windows(self, texts):
         from imdb_sentiment.core.text import windows
+        from imdb_sentiment.models.transformer import split_specials
 
-        encoded = self.tokenizer(texts, truncation=False, return_special_tokens_mask=True, verbose=False)
-        out = []
-        for ids, special in zip(encoded["input_ids"], encoded["special_tokens_mask"]):
-            first = special.index(0) if 0 in special else len(ids)
-            last = len(ids) - special[::-1].index(0) if 0 in special else len(ids)
-            room = self.cfg.model.max_length - (len(ids) - (last - first))
-            out.append([ids[:first] + w + ids[last:] for w in windows(ids[first:last], room)])
-        return out
+        room = self.cfg.model.max_length
+        return [[lead + window + trail for window in windows(content, room - len(lead) - len(trail))]
+                for lead, content, trail in split_specials(self.tokenizer, texts)]
 
     def logits(self, batch_ids) -> np.ndarray:
         batch = self.collate([{"input_ids": x} for x in batch_ids])

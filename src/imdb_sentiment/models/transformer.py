@@ -59,15 +59,24 @@ def load_tokenizer(name: str):
 
 def encode(tokenizer, texts: list[str], max_length: int, truncation: str = "head", head_tokens: int = 128) -> dict:
     """input_ids per text with the model's special tokens, cut to `max_length` by the shared `truncate` rule."""
-    encoded = tokenizer(texts, truncation=False, return_special_tokens_mask=True, verbose=False)
     input_ids, truncated = [], []
-    for ids, special in zip(encoded["input_ids"], encoded["special_tokens_mask"]):
-        first = special.index(0) if 0 in special else len(ids)  # the template's leading specials ([CLS], <s>)
-        last = len(ids) - special[::-1].index(0) if 0 in special else len(ids)
-        room = max_length - (len(ids) - (last - first))
-        input_ids.append(ids[:first] + truncate(ids[first:last], room, truncation, head_tokens) + ids[last:])
-        truncated.append(last - first > room)
+    for lead, content, trail in split_specials(tokenizer, texts):
+        room = max_length - len(lead) - len(trail)
+        input_ids.append(lead + truncate(content, room, truncation, head_tokens) + trail)
+        truncated.append(len(content) > room)
     return {"input_ids": input_ids, "truncated": truncated}
+
+
+def split_specials(tokenizer, texts: list[str]) -> list[tuple[list[int], list[int], list[int]]]:
+    """Each text's ids, uncut, as (the template's leading special tokens ([CLS], <s>), the review's own, the trailing
+    specials): what truncation and windows cut is the middle part."""
+    encoded = tokenizer(texts, truncation=False, return_special_tokens_mask=True, verbose=False)
+    out = []
+    for ids, special in zip(encoded["input_ids"], encoded["special_tokens_mask"]):
+        first = special.index(0) if 0 in special else len(ids)
+        last = len(ids) - special[::-1].index(0) if 0 in special else len(ids)
+        out.append((ids[:first], ids[first:last], ids[last:]))
+    return out
 
 
 def make_collator(tokenizer, padding: str, max_length: int):
