@@ -9,13 +9,14 @@ from conftest import bilstm_test_config
 
 from imdb_sentiment.analysis.findings import pareto_front
 from imdb_sentiment.analysis.plots import paired_colours
-from imdb_sentiment.analysis.report import build_report, rebuild_report
+from imdb_sentiment.analysis.report import add_to_report, build_report, rebuild_report
 from imdb_sentiment.analysis.scoring import score_runs
 from imdb_sentiment.apps.compare import QUICK, run_compare
 from imdb_sentiment.core.config import CompareConfig
 from imdb_sentiment.core.data import splits_for
 from imdb_sentiment.core.fields import load_config
 from imdb_sentiment.core.runs import TEST_PROBABILITIES, RunError
+from imdb_sentiment.inference.pairs import evaluate_pairs
 from imdb_sentiment.inference.predictors import load_predictor
 from imdb_sentiment.training.bilstm import train_bilstm
 
@@ -142,6 +143,46 @@ def test_compare_quick_trains_missing_runs_then_reports(imdb_dir, tmp_path, caps
     cfg.compare.quick, cfg.compare.train_missing = False, False
     with pytest.raises(RunError, match="holds no finished run"):
         run_compare(cfg)
+
+
+def test_a_run_is_added_to_a_saved_report_whose_runs_are_gone(bilstm_run, transformer_run, tfidf_run, tmp_path):
+    other = tmp_path / "other.csv"
+    other.write_text("text,label\nA great and moving film.,pos\nAwful and dull.,neg\n")
+    bilstm, tfidf = (shutil.copytree(run, tmp_path / run.name) for run in (bilstm_run, tfidf_run))
+    out = build_report([str(bilstm), str(tfidf)], tmp_path / "report", latency_reviews=3, throughput_reviews=20,
+                       extra_eval=[str(other)])
+    before = json.loads((out / "metrics.json").read_text())
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("Sentiment\tText\tbatch_id\n" + "".join(
+        f"{a}\t{t}\t{k}\n" for k, (x, y) in enumerate([("A superb, moving film.", "A dull, lifeless film."),
+                                                      ("Awful and boring.", "Gripping and wonderful."),
+                                                      ("I loved every minute.", "I hated every minute.")])
+        for a, t in (("Positive" if k != 1 else "Negative", x), ("Negative" if k != 1 else "Positive", y))))
+    saved_pairs = tmp_path / "bilstm.dev_pairs.json"
+    saved_pairs.write_text(json.dumps(evaluate_pairs(bilstm, pairs, "Text", "Sentiment")))
+    shutil.rmtree(bilstm), shutil.rmtree(tfidf)
+    test = splits_for(load_predictor(transformer_run).cfg)["test"]
+    add_to_report(out, [str(transformer_run)], test, pairs=str(pairs),
+                  pair_results=[f"{bilstm_run.name}={saved_pairs}"])
+    after = json.loads((out / "metrics.json").read_text())
+    assert set(after["counterfactual"]) == {bilstm_run.name, transformer_run.name}
+    assert after["counterfactual"][transformer_run.name]["pairs"] == 3 and len(after["revision_pairs"]) == 1
+    assert "## Counterfactual pairs: does a model read the words that decide the label?" in \
+        (out / "report.md").read_text()
+    assert any(f.startswith("On 3 human-edited review pairs, ") for f in after["findings"])
+    with pytest.raises(RunError, match="the report has no model 'nobody'"):
+        rebuild_report(out, test, [f"nobody={saved_pairs}"])
+    assert set(after["models"]) == set(before["models"]) | {transformer_run.name}
+    for name, model in before["models"].items():  # measured then, kept as measured
+        assert {k: after["models"][name][k] for k in model} == model
+    added = after["models"][transformer_run.name]
+    assert added["throughput_reviews_per_s"] > 0 and added["timed_on"].endswith(f"({after['date']})")
+    assert added["accuracy"] == pytest.approx(json.loads((transformer_run / "metrics.json").read_text())["test_accuracy"])
+    assert after["other_data"][str(other)][transformer_run.name]["n"] == 2
+    assert len(after["pairs"]) == 3
+    assert f"{transformer_run.name} was added later and timed on its own" in (out / "report.md").read_text()
+    with pytest.raises(RunError, match="other test reviews"):
+        add_to_report(out, [str(transformer_run)], splits_for(load_predictor(transformer_run).cfg)["val"])
 
 
 def test_report_scores_and_saves_runs_without_saved_scores(bilstm_run, tmp_path):

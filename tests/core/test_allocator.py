@@ -40,6 +40,15 @@ def test_int8_commands_keep_the_c_librarys_allocator_as_openvino_needs(installed
     assert allocator.preload_env({}, ["predict", "int8"])["LD_PRELOAD"] == FAKE  # a review that says int8
 
 
+def test_a_student_whose_teacher_labels_in_int8_keeps_the_c_librarys_allocator(installed, tmp_path):
+    assert allocator.preload_env({}, ["train", "bilstm", "--teacher_precision", "int8"]) is None
+    config = tmp_path / "student.toml"
+    config.write_text('[distill]\nteacher = "runs/mpnet-base"\nteacher_precision = "int8"\n')
+    assert allocator.preload_env({}, ["train", "bilstm", f"--config={config}"]) is None
+    config.write_text('[distill]\nteacher = "runs/mpnet-base"\nteacher_precision = "bf16"\n')
+    assert allocator.preload_env({}, ["train", "bilstm", "--config", str(config)])["LD_PRELOAD"] == FAKE
+
+
 @pytest.mark.skipif(allocator.find_library("tcmalloc") is None or not sys.platform.startswith("linux"),
                     reason="tcmalloc is not installed here (Debian: libtcmalloc-minimal4; .ci/run installs it)")
 def test_the_environment_really_loads_tcmalloc():

@@ -223,3 +223,35 @@ def test_quantize_auto_loads_the_built_in_model(capsys):
     assert main(["predict", "--quantize", "auto", "A superb film."]) == 0
     expected = "builtin-int8" if auto_quantization("bilstm") else "builtin"
     assert f"{expected}: positive" in capsys.readouterr().out
+
+
+def test_an_int8_teacher_labels_with_the_int8_predictors_logits(transformer_run):
+    import numpy as np
+
+    from imdb_sentiment.inference.predictors import load_predictor, teacher_logits
+
+    texts = ["A wonderful, moving film.", "Dull and far too long. " * 20, "not bad at all"]
+    logits = teacher_logits(transformer_run, texts, progress=False, precision="int8")
+    int8 = load_predictor(transformer_run, quantize="int8")
+    assert logits[:, 1] - logits[:, 0] == pytest.approx([r.margin for r in int8.predict(texts)], abs=1e-4)
+    fp32 = teacher_logits(transformer_run, texts, progress=False)
+    assert not np.allclose(logits, fp32, atol=1e-6)  # quantized, not the fp32 model under another name
+
+
+def test_int8_test_scores_are_saved_apart_from_the_runs_own(transformer_run, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from imdb_sentiment.core.data import splits_for
+    from imdb_sentiment.inference.evaluate import test_scores
+    from imdb_sentiment.inference.predictors import load_predictor
+
+    run = shutil.copytree(transformer_run, tmp_path / "run")
+    int8 = load_predictor(run, quantize="int8")
+    test = splits_for(int8.cfg)["test"]
+    probs = test_scores(int8, test)
+    assert np.array_equal(np.load(run / "test_probabilities-int8.npy"), probs)
+    assert np.array_equal(test_scores(load_predictor(run), test), np.load(transformer_run / runs.TEST_PROBABILITIES))
+    runs.write_test_probabilities(run, np.full(len(test), 0.25), "int8")  # what the next report reads
+    assert np.array_equal(test_scores(load_predictor(run, quantize="int8"), test), np.full(len(test), 0.25))

@@ -91,3 +91,48 @@ def test_the_loss_mixes_hard_labels_and_the_teacher_and_copies_have_no_hard_labe
     kl = DistillArgs(alpha=0.0, loss="kl", temperature=2.0)
     # Matching the teacher exactly leaves only the teacher's own entropy: the loss is lowest there.
     assert loss_fn(batch["teacher_logits"], batch, kl) < loss_fn(logits, batch, kl)
+
+
+def test_a_teacher_trained_on_a_sample_of_the_students_training_split_is_accepted(imdb_dir, tiny_distilbert,
+                                                                                   tmp_path):
+    from conftest import bilstm_test_config, transformer_test_config
+
+    from imdb_sentiment.core.data import splits_for
+    from imdb_sentiment.training.transformer import train_transformer
+
+    student_train = splits_for(bilstm_test_config(imdb_dir, tmp_path / "student"))["train"]
+    sampled = transformer_test_config(imdb_dir, tiny_distilbert, tmp_path / "sampled", num_epochs=0.5)
+    sampled.data.max_train_samples = 40  # as MPNet-base is trained on 4,000 of the 22,500
+    distill.check_teacher_reviews(train_transformer(sampled, "pytest"), student_train)
+    # The same sample size under another seed takes other validation reviews, some of them the student's.
+    reseeded = transformer_test_config(imdb_dir, tiny_distilbert, tmp_path / "reseeded", num_epochs=0.5, seed=7)
+    reseeded.data.max_train_samples = 40
+    with pytest.raises(RunError, match="trained on other reviews than the student's training split"):
+        distill.check_teacher_reviews(train_transformer(reseeded, "pytest"), student_train)
+
+
+def test_a_cache_is_reused_for_the_reviews_it_holds_and_refused_for_others(imdb_dir, transformer_run, tmp_path):
+    from conftest import bilstm_test_config
+
+    from imdb_sentiment.core.data import Reviews, splits_for
+
+    train = splits_for(bilstm_test_config(imdb_dir, tmp_path / "student"))["train"]
+    labelled: list[str] = []
+
+    def label(texts):
+        labelled.extend(texts)
+        return np.stack([np.zeros(len(texts)), np.array([len(t) for t in texts], dtype=float)], axis=1)
+
+    aug = distill.Augmentation(copies=0)
+    first = distill.build_cache(tmp_path / "a.npz", transformer_run, label, train, aug, 48, "head_tail")
+    pairs = Reviews(["not bad at all", "not good"], np.array([1, 0]), ["pairs/1/0", "pairs/1/1"])
+    with_pairs = Reviews(train.texts + pairs.texts, np.concatenate([train.labels, pairs.labels]),
+                         train.ids + pairs.ids)
+    labelled.clear()
+    both = distill.build_cache(tmp_path / "b.npz", transformer_run, label, with_pairs, aug, 48, "head_tail",
+                               reuse=tmp_path / "a.npz")
+    assert labelled == pairs.texts and np.array_equal(both["train"][:len(train)], first["train"])
+    reordered = with_pairs.take(list(range(len(with_pairs)))[::-1])
+    with pytest.raises(RunError, match="cannot be reused"):
+        distill.build_cache(tmp_path / "c.npz", transformer_run, label, reordered, aug, 48, "head_tail",
+                            reuse=tmp_path / "a.npz")

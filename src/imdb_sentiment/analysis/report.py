@@ -14,12 +14,14 @@ import numpy as np
 
 from imdb_sentiment.analysis import curves
 from imdb_sentiment.analysis.confidence import abstention_finding, confidence_table, plot_confidence
+from imdb_sentiment.analysis.counterfactual import (counterfactual_blocks, counterfactual_finding, read_pair_results,
+                                                    revision_pairs)
 from imdb_sentiment.analysis.findings import (by_accuracy, findings, p_text, pareto_front, rivals, versus_baseline,
                                               versus_full_runs)
 from imdb_sentiment.analysis.plots import make_plots
 from imdb_sentiment.analysis.render import markdown, to_html
 from imdb_sentiment.analysis.scoring import (accuracy_by_length, compare_pairs, confident_mistakes, error_examples,
-                                             score_other_data, score_runs)
+                                             score_other_data, score_pair_data, score_runs)
 from imdb_sentiment.core import runs
 
 
@@ -33,18 +35,52 @@ SCORES = "test_scores.npz"  # every model's P(positive) on the test reviews, bes
 def build_report(run_dirs: list[str], output_dir: str | Path, data: str | None = None, batch_size: int = 64,
                  latency_reviews: int = 100, throughput_reviews: int = 2000, note: str | None = None,
                  quantize: str | None = None, extra_eval: list[str] | None = None,
-                 full_accuracy: dict[str, float] | None = None) -> Path:
+                 full_accuracy: dict[str, float] | None = None, pairs: str | None = None) -> Path:
     """Score `run_dirs` and write the report into `output_dir`. `note` (a quick run's caveat) opens the report;
-    `full_accuracy` ({model: test accuracy of its full run}) puts a small-data run beside the full results."""
+    `full_accuracy` ({model: test accuracy of its full run}) puts a small-data run beside the full results;
+    `pairs` (a counterfactual pairs file) adds the counterfactual section."""
     scored = score_runs(run_dirs, data, batch_size, latency_reviews, throughput_reviews, quantize=quantize)
     scored["other_data"] = score_other_data(run_dirs, list(scored["models"]), extra_eval or [], quantize)
+    scored["counterfactual"] = score_pair_data(run_dirs, list(scored["models"]), pairs, quantize)
     return write_report(scored, output_dir, note, full_accuracy)
 
 
-def rebuild_report(output_dir: str | Path, test) -> Path:
+def rebuild_report(output_dir: str | Path, test, pair_results: list[str] | None = None) -> Path:
     """Write the report in `output_dir` again from what it saved, metrics.json and every model's test scores, so
     that it can be rebuilt (after a change to the report code) on a clone without the runs: speeds, sizes and the
-    other-data scores are the ones measured when it was first written; `test` is the test split it was scored on."""
+    other-data scores are the ones measured when it was first written; `test` is the test split it was scored on.
+    `pair_results` (MODEL=FILE, analysis/counterfactual.py) add or replace rows of the counterfactual section."""
+    saved, scored = _saved(output_dir, test)
+    scored["counterfactual"] = {**(scored["counterfactual"] or {}),
+                                **read_pair_results(pair_results or [], scored["models"])}
+    return write_report(scored, output_dir, saved["note"], saved["full_run_accuracy"])
+
+
+def add_to_report(output_dir: str | Path, run_dirs: list[str], test, quantize: str | None = None,
+                  pairs: str | None = None, pair_results: list[str] | None = None) -> Path:
+    """Score `run_dirs` (in int8 with `quantize`) and add them to the report saved in `output_dir`, whose own runs
+    may be gone: the new models are timed here, at the report's batch size and sample sizes, and the report says
+    where and when; they are scored on the report's other data sets and on `pairs` too; `pair_results`
+    (MODEL=FILE) add saved paired evaluations of any of the report's models."""
+    saved, scored = _saved(output_dir, test)
+    added = score_runs(run_dirs, None, scored["batch_size"], scored["latency_reviews"], scored["throughput_reviews"],
+                       quantize=quantize)
+    if added["test"].fingerprint() != test.fingerprint():
+        raise runs.RunError(f"{run_dirs} were tested on other reviews than the report in {output_dir}")
+    for model in added["models"].values():
+        model["timed_on"] = f"{added['hardware']} ({added['date']})"
+    scored["models"].update(added["models"])
+    other = score_other_data(run_dirs, list(added["models"]), list(scored["other_data"]), quantize)
+    for data_set, by_model in other.items():
+        scored["other_data"][data_set].update(by_model)
+    scored["counterfactual"] = {**(scored["counterfactual"] or {}),
+                                **score_pair_data(run_dirs, list(added["models"]), pairs, quantize),
+                                **read_pair_results(pair_results or [], scored["models"])}
+    return write_report(scored, output_dir, saved["note"], saved["full_run_accuracy"])
+
+
+def _saved(output_dir: str | Path, test) -> tuple[dict, dict]:
+    """(metrics.json, score_runs' result rebuilt from it and the saved test scores) of the report in `output_dir`."""
     out = Path(output_dir)
     if not (out / "metrics.json").exists() or not (out / SCORES).exists():
         raise runs.RunError(f"{out} holds no report with saved test scores ({SCORES}) to rebuild from")
@@ -54,9 +90,8 @@ def rebuild_report(output_dir: str | Path, test) -> Path:
                             "(another dataset or subset)")
     with np.load(out / SCORES) as scores:
         models = {name: {**m, "probs": scores[name]} for name, m in saved["models"].items()}
-    scored = {"test": test, "models": models, **{k: saved[k] for k in (
+    return saved, {"test": test, "models": models, "counterfactual": saved.get("counterfactual"), **{k: saved[k] for k in (
         "batch_size", "latency_reviews", "throughput_reviews", "hardware", "date", "other_data", "train_samples")}}
-    return write_report(scored, out, saved["note"], saved["full_run_accuracy"])
 
 
 def write_report(scored: dict, output_dir: str | Path, note: str | None = None,
@@ -80,15 +115,19 @@ def write_report(scored: dict, output_dir: str | Path, note: str | None = None,
 
     confidence = confidence_table(scored)
     plot_confidence(scored, out / "confidence.png")
+    counterfactual = scored.get("counterfactual") or {}
     found = findings(models, pairs, by_length, curve_points, probes, other_data) + [abstention_finding(confidence)]
+    found += [f for f in [counterfactual_finding(counterfactual, models)] if f]
     blocks = ([("h1", "IMDB sentiment: model comparison")] + _summary(scored, pairs, found, note, full_accuracy)
               + _results(scored, pairs, order, front, full_accuracy)
               + _breakdowns(scored, order, plots, by_length, curve_points) + _confidence(confidence, order)
-              + _examples(scored, pairs, order))
+              + counterfactual_blocks(counterfactual, order) + _examples(scored, pairs, order))
 
     summary = {n: {k: v for k, v in m.items() if k != "probs"} for n, m in models.items()}
     runs.write_json(out / "metrics.json", {"findings": found, "models": summary, "pairs": pairs,
                                            "other_data": other_data, "confidence": confidence,
+                                           "counterfactual": counterfactual,
+                                           "revision_pairs": revision_pairs(counterfactual),
                                            "accuracy_by_length": by_length,
                                            "pareto_front": front, "test_reviews": len(test),
                                            "test_fingerprint": test.fingerprint(), "note": note,
@@ -117,8 +156,22 @@ def _summary(scored: dict, pairs: list[dict], found: list[str], note: str | None
                         f"its training ended). Speed timed for every model in one process on {scored['hardware']} "
                         f"({scored['date']}): throughput in reviews/s at batch {batch_size} over "
                         f"{scored['throughput_reviews']:,} random test reviews; latency one review at a time, "
-                        f"{scored['latency_reviews']} reviews. Training time and hardware come from each run."))
+                        f"{scored['latency_reviews']} reviews. Training time and hardware come from each run."
+                        + _exceptions(scored)))
     return blocks
+
+
+def _exceptions(scored: dict) -> str:
+    """The models added to the report later (timed on another machine) or trained on fewer reviews, by name."""
+    sentences = []
+    for name, m in scored["models"].items():
+        if m.get("timed_on"):
+            sentences.append(f"{name} was added later and timed on its own on {m['timed_on']}: compare its speed "
+                             f"with the others' as a ratio to theirs on that machine, not as measured beside them.")
+        if m.get("train_samples") and scored["train_samples"] and m["train_samples"] < scored["train_samples"]:
+            sentences.append(f"{name} was trained on {m['train_samples']:,} of the {scored['train_samples']:,} "
+                             f"training reviews.")
+    return "".join(" " + sentence for sentence in sentences)
 
 
 def _results(scored: dict, pairs: list[dict], ranked: list[str], front: list[str], full_accuracy: dict | None) -> list[tuple]:

@@ -22,7 +22,7 @@ from imdb_sentiment.inference.predictors import load_predictor
 def size_on_disk(run_dir: Path) -> int:
     """Bytes a deployment needs: the run folder without training checkpoints and saved test scores."""
     return sum(p.stat().st_size for p in run_dir.rglob("*")
-               if p.is_file() and p.name != runs.TEST_PROBABILITIES
+               if p.is_file() and not p.name.startswith("test_probabilities")
                and not any(part.startswith("checkpoint") for part in p.relative_to(run_dir).parts))
 
 
@@ -74,6 +74,7 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             "trainable_params": trained.get("trainable_params"), "size_bytes": size_on_disk(Path(run_dir)),
             "train_seconds": trained.get("train_seconds"), "train_hardware": trained.get("hardware"),
             "epochs": trained.get("epochs"), "teacher": trained.get("teacher"),
+            "train_samples": trained.get("train_samples"),
             "temperature": predictor.temperature if predictor.temperature != 1.0 else None,
             "history": json.loads(history.read_text()) if history.exists() else None,
             "throughput_reviews_per_s": len(speed_sample) / seconds,
@@ -138,3 +139,13 @@ def score_other_data(run_dirs: list[str], names: list[str], sets: list[str], qua
         for d, (items, labels) in read.items():
             scores[d][name] = score_labelled(predictor, items, labels, d)
     return scores
+
+
+def score_pair_data(run_dirs: list[str], names: list[str], path: str | None, quantize: str | None) -> dict:
+    """{model: evaluate --pairs result} on a pairs file in Kaushik et al.'s layout (Text, Sentiment, batch_id)."""
+    if not path:
+        return {}
+    from imdb_sentiment.inference.pairs import evaluate_pairs
+
+    return {name: {**evaluate_pairs(run, path, "Text", "Sentiment", quantize=quantize), "file": None}
+            for name, run in zip(names, run_dirs)}

@@ -92,7 +92,7 @@ def _has_column(path: str | None, column: str) -> bool:
 def _export(args) -> None:
     from imdb_sentiment.inference.export import export_run
 
-    print(f"exported to {export_run(args.run_dir, args.out, args.format)}; try: python {args.out}/predict.py "
+    print(f"exported to {export_run(args.run_dir, args.out, args.format, args.quantize)}; try: python {args.out}/predict.py "
           f"\"A moving film.\"")
 
 
@@ -278,11 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
     calibrate.set_defaults(func=_calibrate)
 
-    export = commands.add_parser("export", help="a BiLSTM or Transformer run as a folder that runs on OpenVINO "
-                                                 "without torch or this package, with an example script")
+    export = commands.add_parser("export", help="a BiLSTM or Transformer run as a folder that runs on OpenVINO or "
+                                                 "onnxruntime without torch or this package, with an example script")
     export.add_argument("run_dir", help="a run directory, or builtin")
     export.add_argument("--out", required=True, help="the folder to write (new or empty)")
-    export.add_argument("--format", default="openvino", choices=("openvino",), help="openvino IR (fp32)")
+    export.add_argument("--format", default="openvino", choices=("openvino", "onnx"),
+                        help="openvino IR, or ONNX for onnxruntime (default: openvino)")
+    export.add_argument("--quantize", choices=("int8",), help="int8: OpenVINO's static int8 model (as --quantize "
+                                                               "int8 runs it), or onnxruntime's dynamic quantization")
     export.set_defaults(func=_export)
 
     predict = commands.add_parser("predict", help="label reviews (default: the built-in model)")

@@ -97,8 +97,9 @@ def run_compare(cfg: CompareConfig) -> Path:
 
 
 def rebuild(c) -> Path:
-    """The report written again from the scores it saved; the test split is the one its first config describes."""
-    from imdb_sentiment.analysis.report import rebuild_report
+    """The report written again from the scores it saved, with the runs in `add` scored and added; the test split
+    is the one its first config describes."""
+    from imdb_sentiment.analysis.report import add_to_report, rebuild_report
     from imdb_sentiment.core.data import splits_for
 
     overrides = {"data.data": c.data} if c.data else {}
@@ -106,7 +107,12 @@ def rebuild(c) -> Path:
         overrides["data.max_eval_samples"] = QUICK_TEST
     first = c.configs[0]
     test = splits_for(load_config(CONFIG_CLASSES[config_kind(first)], first, overrides))["test"]
-    out = rebuild_report(c.quick_output_dir if c.quick else c.output_dir, test)
+    out = c.quick_output_dir if c.quick else c.output_dir
+    if c.add:
+        out = add_to_report(out, c.add, test, c.quantize, c.pairs, c.pair_results)
+        print(f"report rebuilt with {', '.join(c.add)} added: {out / 'report.md'} and {out / 'report.html'}")
+        return out
+    out = rebuild_report(out, test, c.pair_results)
     print(f"report rebuilt from its saved scores: {out / 'report.md'} and {out / 'report.html'}")
     return out
 
@@ -133,4 +139,4 @@ def build_report_for(run_dirs: list[str], c, note: str | None, full_accuracy: di
 
     output_dir = c.quick_output_dir if c.quick else c.output_dir
     return build_report(run_dirs, output_dir, c.data, c.batch_size, c.latency_reviews, c.throughput_reviews, note,
-                        c.quantize, c.extra_eval, full_accuracy)
+                        c.quantize, c.extra_eval, full_accuracy, c.pairs)

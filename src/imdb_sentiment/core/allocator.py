@@ -34,11 +34,27 @@ def preloaded(environ: dict[str, str]) -> str | None:
 
 
 def uses_openvino(argv: list[str]) -> bool:
-    """Whether the command line asks for int8, which runs Transformers on OpenVINO. OpenVINO's CPU plugin aborts
-    on its first use ("free(): invalid pointer") with a preloaded allocator: its libtbbbind frees memory with the
-    C library's own free (openvinotoolkit/openvino#29025; here too, without that library it ran)."""
-    return argv[:1] == ["export"] or any(a in ("--quantize=int8", "--quantize=auto") or (a == "--quantize" and b in (
-        "int8", "auto")) for a, b in zip(argv, argv[1:] + [""]))
+    """Whether the command line asks for int8 (a model's, or a teacher's in its config file), which runs
+    Transformers on OpenVINO. OpenVINO's CPU plugin aborts on its first use ("free(): invalid pointer") with a
+    preloaded allocator: its libtbbbind frees memory with the C library's own free (openvinotoolkit/openvino#29025;
+    here too, without that library it ran)."""
+    options = dict(zip(argv, argv[1:] + [""]))
+    options.update(a.split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    return (argv[:1] == ["export"] or options.get("--quantize") in ("int8", "auto")
+            or options.get("--teacher_precision") == "int8" or _teacher_int8(options.get("--config")))
+
+
+def _teacher_int8(config: str | None) -> bool:
+    if not config or not Path(config).is_file():
+        return False
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(Path(config).read_text()).get("distill", {}).get("teacher_precision") == "int8"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return False  # the command itself says what is wrong with the file
 
 
 def preload_env(environ: dict[str, str], argv: list[str] = ()) -> dict[str, str] | None:

@@ -89,8 +89,9 @@ class DistillArgs(Section):
     loss: str = arg("mse", "mse between student and teacher logits (Tang et al.), or kl between their "
                            "temperature-softened probabilities", choices=("mse", "kl"))
     temperature: float = arg(1.0, "softening temperature of the kl loss", gt=0)
-    teacher_precision: str = arg("fp32", "precision the teacher labels in: fp32, or bf16 autocast (faster on CPUs "
-                                         "with native bf16; quick runs use it there)", choices=("fp32", "bf16"))
+    teacher_precision: str = arg("fp32", "precision the teacher labels in: fp32, bf16 autocast (faster on CPUs "
+                                         "with native bf16; quick runs use it there), or int8 (OpenVINO, for a "
+                                         "teacher as slow as MPNet-base)", choices=("fp32", "bf16", "int8"))
     augment_copies: int = arg(0, "augmented copies of each training review, labelled by the teacher only "
                                  "(masking and n-gram sampling; see imdb_sentiment.training.distill)", ge=0)
 
@@ -198,6 +199,8 @@ class CompareArgs(Section):
     train_missing: bool = arg(True, "train a listed model whose run is missing (resuming an interrupted one)")
     from_saved: bool = arg(False, "write the report in output_dir again from its metrics.json and saved test scores, "
                                   "without the runs (speeds and other-data scores as measured then)")
+    add: list[str] | None = arg(None, "with from_saved: run directories to score, time here and add to the saved "
+                                      "report (in int8 with quantize), its other runs not needed")
     batch_size: int = arg(64, "batch size for the throughput measurement", ge=1)
     throughput_reviews: int = arg(2000, "random test reviews timed in batches for throughput", ge=1)
     latency_reviews: int = arg(100, "of those, timed one at a time for latency percentiles", ge=1)
@@ -206,6 +209,10 @@ class CompareArgs(Section):
     extra_eval: list[str] | None = arg(None, "other labelled sets every model is also scored on (a folder of pos/ "
                                              "and neg/ .txt files, or a .csv / .jsonl with text and label columns): "
                                              "the report's other-data table")
+    pairs: str | None = arg(None, "counterfactual pairs (Kaushik et al.'s dev_paired.tsv) every scored model is "
+                                  "also evaluated on: the report's counterfactual section")
+    pair_results: list[str] | None = arg(None, "MODEL=FILE: a model's paired evaluation saved by `evaluate RUN --data "
+                                               "PAIRS --json`, for models whose runs are not here")
 
 
 @dataclass

@@ -244,11 +244,17 @@ def latest_trainer_checkpoint(checkpoints: Path) -> str | None:
 TEST_PROBABILITIES = "test_probabilities.npy"
 
 
-def write_test_probabilities(run_dir: str | Path, probs) -> None:
-    """The test set is scored once, when training ends; reports reuse these scores instead of re-running it."""
+def test_probabilities_path(run_dir: str | Path, variant: str = "") -> Path:
+    """Where a run keeps its test scores: as trained, or as scored in another form (`variant` "int8", "bf16")."""
+    return Path(run_dir) / (f"test_probabilities-{variant}.npy" if variant else TEST_PROBABILITIES)
+
+
+def write_test_probabilities(run_dir: str | Path, probs, variant: str = "") -> None:
+    """The test set is scored once, when training ends (or, for `variant`, when first scored so); reports reuse
+    these scores instead of re-running it."""
     import numpy as np
 
-    with atomic_path(Path(run_dir) / TEST_PROBABILITIES) as tmp, open(tmp, "wb") as f:
+    with atomic_path(test_probabilities_path(run_dir, variant)) as tmp, open(tmp, "wb") as f:
         np.save(f, np.asarray(probs, dtype=np.float64))
 
 
@@ -257,11 +263,11 @@ def tested_on(run_dir: str | Path, test_fingerprint: str) -> bool:
     return read_run(run_dir)["data_fingerprint"]["test"] == test_fingerprint
 
 
-def read_test_probabilities(run_dir: str | Path, test_fingerprint: str):
+def read_test_probabilities(run_dir: str | Path, test_fingerprint: str, variant: str = ""):
     """The saved test scores, or None when there are none or the run was tested on other reviews."""
     import numpy as np
 
-    path = Path(run_dir) / TEST_PROBABILITIES
+    path = test_probabilities_path(run_dir, variant)
     if not path.exists() or not tested_on(run_dir, test_fingerprint):
         return None
     return np.load(path)

@@ -64,15 +64,16 @@ def predict_items(items: list[Item], predictors: list[Predictor], progress: bool
 
 
 def test_scores(predictor: Predictor, test) -> np.ndarray:
-    """P(positive) per test review: the scores the run saved when its training ended, or, for a run without them
-    (or one tested on other reviews), scored now; saved for next time when the run was tested on these reviews."""
+    """P(positive) per test review: the scores the run saved when its training ended (or when it was first scored
+    in the predictor's int8/bf16 form), or, for a run without them (or one tested on other reviews), scored now;
+    saved for next time when the run was tested on these reviews."""
     fingerprint = test.fingerprint()
-    saved = None if predictor.changed else runs.read_test_probabilities(predictor.run_dir, fingerprint)
+    saved = runs.read_test_probabilities(predictor.run_dir, fingerprint, predictor.variant)
     if saved is not None:
         return saved
     probs = expit(predictor.margins(test.texts, progress=True))  # as trained: any temperature applies on top
-    if not predictor.changed and runs.tested_on(predictor.run_dir, fingerprint):
-        runs.write_test_probabilities(predictor.run_dir, probs)
+    if runs.tested_on(predictor.run_dir, fingerprint):
+        runs.write_test_probabilities(predictor.run_dir, probs, predictor.variant)
     return probs
 
 

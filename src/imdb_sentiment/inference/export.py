@@ -1,7 +1,11 @@
-"""`imdb-sentiment export RUN --out DIR`: a BiLSTM or Transformer run as a folder that runs without torch or this
-package: the model as OpenVINO IR (fp32), its vocabulary or tokenizer, the settings that encode a review as training
-did, its calibration, a model card, and `predict.py`, an example that needs only openvino and numpy (and, for a
-Transformer, tokenizers).
+"""`imdb-sentiment export RUN --format openvino|onnx [--quantize int8] --out DIR`: a BiLSTM or Transformer run as a
+folder that runs without torch or this package: the model (OpenVINO IR or ONNX, fp32 or int8), its vocabulary or
+tokenizer, the settings that encode a review as training did, its calibration, a model card, and `predict.py`, an
+example that needs only the runtime (openvino or onnxruntime) and numpy (and, for a Transformer, tokenizers).
+
+int8 is what each runtime does best without calibration data at hand: OpenVINO gets the run's static int8 model
+(`--quantize int8`, quantize.py: built once and cached in the run); ONNX gets onnxruntime's dynamic quantization of
+the fp32 graph (int8 weights, activations quantized per batch as they come).
 """
 
 from __future__ import annotations
@@ -15,16 +19,34 @@ import torch
 from imdb_sentiment.core import runs
 from imdb_sentiment.inference.predictors import BiLSTMPredictor, Predictor, TransformerPredictor, load_predictor
 
-EXAMPLES = {"bilstm": '''"""Label reviews with this exported BiLSTM, on OpenVINO and NumPy alone: python predict.py "A moving film." ..."""
+RUNTIMES = {  # how each example loads its model, and `run(inputs)`: the model's first output for a list of arrays
+    "openvino": ("OpenVINO", """import openvino as ov
+
+compiled = ov.Core().compile_model(here / "model.xml", "CPU", {"INFERENCE_PRECISION_HINT": "f32"})  # not bf16
+
+
+def run(inputs):
+    return compiled(inputs)[0]
+"""),
+    "onnx": ("onnxruntime", """import onnxruntime as ort
+
+session = ort.InferenceSession(str(here / "model.onnx"), providers=["CPUExecutionProvider"])
+
+
+def run(inputs):
+    return session.run(None, {i.name: x for i, x in zip(session.get_inputs(), inputs)})[0]
+"""),
+}
+EXAMPLES = {"bilstm": '''"""Label reviews with this exported BiLSTM, on {runtime} and NumPy alone: python predict.py "A moving film." ..."""
 import json, re, sys
 from pathlib import Path
 
 import numpy as np
-import openvino as ov
 
 here = Path(__file__).parent
+{load}
 card = json.loads((here / "model.json").read_text())
-vocab = {token: i for i, token in enumerate(json.loads((here / "vocab.json").read_text()))}
+vocab = {{token: i for i, token in enumerate(json.loads((here / "vocab.json").read_text()))}}
 TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|d|m)\\b|[^\\W_]+(?:-[^\\W_]+)*|[^\\w\\s]")
 
 
@@ -36,26 +58,24 @@ def encode(text):  # lower case, no <br />, "don't" -> "do n't", as in training;
     return ids or [1]
 
 
-model = ov.Core().compile_model(here / "model.xml", "CPU", {"INFERENCE_PRECISION_HINT": "f32"})  # not bf16
 for text in sys.argv[1:]:
     ids = encode(text)
-    margin = float(model([np.array([ids]), np.array([len(ids)])])[0].reshape(-1)[0])
+    margin = float(run([np.array([ids]), np.array([len(ids)])]).reshape(-1)[0])
     p = 1 / (1 + np.exp(-margin / card["temperature"]))
-    print(json.dumps({"label": "positive" if margin >= 0 else "negative", "p_positive": p}))
-''', "transformer": '''"""Label reviews with this exported Transformer, on OpenVINO, tokenizers and NumPy alone:
+    print(json.dumps({{"label": "positive" if margin >= 0 else "negative", "p_positive": p}}))
+''', "transformer": '''"""Label reviews with this exported Transformer, on {runtime}, tokenizers and NumPy alone:
 python predict.py "A moving film." ..."""
 import json, sys
 from pathlib import Path
 
 import numpy as np
-import openvino as ov
 from tokenizers import Tokenizer
 
 here = Path(__file__).parent
+{load}
 card = json.loads((here / "model.json").read_text())
 tokenizer = Tokenizer.from_file(str(here / "tokenizer.json"))
 tokenizer.no_truncation()
-model = ov.Core().compile_model(here / "model.xml", "CPU", {"INFERENCE_PRECISION_HINT": "f32"})  # not bf16
 for text in sys.argv[1:]:
     encoded = tokenizer.encode(text)  # special tokens around the review's own; head+tail keeps both its ends
     ids, special = encoded.ids, encoded.special_tokens_mask
@@ -64,17 +84,20 @@ for text in sys.argv[1:]:
     if len(content) > room:
         content = content[:room] if card["truncation"] == "head" else content[:head] + content[len(content) - (room - head):]
     ids = ids[:first] + content + ids[last:]
-    logits = model([np.array([ids]), np.ones((1, len(ids)), dtype=np.int64)])[0][0]
+    logits = run([np.array([ids]), np.ones((1, len(ids)), dtype=np.int64)])[0]
     margin = float(logits[1] - logits[0])
     p = 1 / (1 + np.exp(-margin / card["temperature"]))
-    print(json.dumps({"label": "positive" if margin >= 0 else "negative", "p_positive": p}))
+    print(json.dumps({{"label": "positive" if margin >= 0 else "negative", "p_positive": p}}))
 '''}
 
 
-def export_run(run_dir: str | Path, out: str | Path, fmt: str = "openvino") -> Path:
+FORMATS = ("openvino", "onnx")
+
+
+def export_run(run_dir: str | Path, out: str | Path, fmt: str = "openvino", quantize: str | None = None) -> Path:
     """Write the exported folder `out` (refused if it exists and is not empty)."""
-    if fmt != "openvino":
-        raise runs.RunError(f"--format {fmt}: only openvino is exported in this version")
+    if fmt not in FORMATS:
+        raise runs.RunError(f"--format {fmt}: export writes {' or '.join(FORMATS)}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise runs.RunError(f"{out} is not empty; choose a new folder")
@@ -82,30 +105,58 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "openvino") -> P
     if predictor.kind not in EXAMPLES:
         raise runs.RunError(f"{run_dir}: a {predictor.kind} run is exported as it is (its model.json and "
                             f"model.safetensors); export takes BiLSTM and Transformer runs")
-    import openvino as ov
-
     out.mkdir(parents=True, exist_ok=True)
-    m = predictor.cfg.model
-    settings = {"kind": predictor.kind, "max_length": m.max_length, "truncation": m.truncation,
-                "head_tokens": getattr(m, "head_tokens", None), "temperature": predictor.temperature,
-                "labels": ["negative", "positive"], "source_run": str(predictor.run_dir.name)}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        ov.save_model(ov.convert_model(_exportable(predictor), example_input=_example(predictor)),
-                      out / "model.xml", compress_to_fp16=False)
+        (_onnx if fmt == "onnx" else _openvino)(predictor, out, quantize)
+    m = predictor.cfg.model
+    precision = "int8" if quantize else "fp32"
+    settings = {"kind": predictor.kind, "format": fmt, "precision": precision, "max_length": m.max_length,
+                "truncation": m.truncation, "head_tokens": getattr(m, "head_tokens", None),
+                "temperature": predictor.temperature, "labels": ["negative", "positive"],
+                "source_run": str(predictor.run_dir.name)}
     if isinstance(predictor, BiLSTMPredictor):
         shutil.copy(predictor.run_dir / "vocab.json", out / "vocab.json")
     else:
         predictor.tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     runs.write_json(out / "model.json", settings)
-    (out / "predict.py").write_text(EXAMPLES[predictor.kind])
+    runtime, load = RUNTIMES[fmt]
+    (out / "predict.py").write_text(EXAMPLES[predictor.kind].format(runtime=runtime, load=load))
+    package = "openvino" if fmt == "openvino" else "onnxruntime"
     (out / "README.md").write_text(
         f"# {predictor.run_dir.name}, exported\n\nA {predictor.kind} sentiment classifier for English movie reviews "
-        f"(positive or negative), from `imdb-sentiment export`: OpenVINO IR in fp32, reading {m.max_length} tokens "
-        f"({m.truncation}). P(positive) = sigmoid(margin / {predictor.temperature:g}) (temperature scaling fitted on "
-        f"the run's validation split; 1 means none). `python predict.py \"A moving film.\"` runs it with openvino"
-        f"{' and tokenizers' if predictor.kind == 'transformer' else ''} and numpy only.\n")
+        f"(positive or negative), from `imdb-sentiment export`: {runtime} ({fmt}) in {precision}, reading "
+        f"{m.max_length} tokens ({m.truncation}). P(positive) = sigmoid(margin / {predictor.temperature:g}) "
+        f"(temperature scaling fitted on the run's validation split; 1 means none). `python predict.py \"A moving "
+        f"film.\"` runs it with {package}{' and tokenizers' if predictor.kind == 'transformer' else ''} and numpy "
+        f"only.\n")
     return out
+
+
+def _openvino(predictor: Predictor, out: Path, quantize: str | None) -> None:
+    if quantize:  # the run's static int8 model, as `--quantize int8` runs it
+        predictor.quantize(quantize)
+        for name in ("model.xml", "model.bin"):
+            shutil.copy(predictor.int8.folder / name, out / name)
+        return
+    import openvino as ov
+
+    ov.save_model(ov.convert_model(_exportable(predictor), example_input=_example(predictor)), out / "model.xml",
+                  compress_to_fp16=False)
+
+
+def _onnx(predictor: Predictor, out: Path, quantize: str | None) -> None:
+    names = ["input_ids", "attention_mask" if isinstance(predictor, TransformerPredictor) else "lengths"]
+    fp32 = out / ("model.fp32.onnx" if quantize else "model.onnx")
+    torch.onnx.export(_exportable(predictor), _example(predictor), fp32, dynamo=False, input_names=names,
+                      output_names=["logits"], opset_version=17,
+                      dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, names[1]: {0: "batch", 1: "tokens"}
+                                    if names[1] == "attention_mask" else {0: "batch"}, "logits": {0: "batch"}})
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(fp32, out / "model.onnx", weight_type=QuantType.QInt8)
+        fp32.unlink()
 
 
 def _exportable(predictor: Predictor) -> torch.nn.Module:

@@ -75,7 +75,12 @@ class Predictor:
     @property
     def changed(self) -> bool:
         """Whether it scores differently from the trained model (int8 or bf16), so its scores are never the run's."""
-        return bool(self.quantized) or self.precision != "fp32"
+        return bool(self.variant)
+
+    @property
+    def variant(self) -> str:
+        """"" as trained, else the form it scores in ("int8", "bf16"), which names its saved test scores."""
+        return self.quantized or ("" if self.precision == "fp32" else self.precision)
 
     def autocast(self):
         if self.precision == "fp32":
@@ -330,6 +335,9 @@ def teacher_logits(run_dir: str | Path, texts: list[str], batch_size: int = 64, 
     if not texts:  # a student without augmented copies; tokenizers fail on an empty batch
         return np.empty((0, 2), dtype=np.float32)
     teacher = TransformerPredictor(run_dir, batch_size)
-    teacher.use_precision(precision)  # its logits then run under bf16 autocast
+    if precision == "int8":
+        teacher.quantize("int8")
+    else:
+        teacher.use_precision(precision)  # its logits then run under bf16 autocast
     ids, _ = teacher._encode(texts)
     return teacher.in_length_order(ids, teacher.logits, progress, "teacher").astype(np.float32)

@@ -122,7 +122,7 @@ def bilstm_int8(model: nn.Module, run_dir: Path) -> OpenVinoModel:
     compiled = ov.Core().compile_model(folder / "model.xml", "CPU", {
         "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_NUM_THREADS": torch.get_num_threads(), "CPU_RUNTIME_CACHE_CAPACITY": LSTM_CACHE_SHAPES})
-    int8 = OpenVinoModel(compiled, ("input_ids", "lengths"))
+    int8 = OpenVinoModel(compiled, ("input_ids", "lengths"), folder)
     int8(torch.ones(2, 16, dtype=torch.long), torch.tensor([16, 9]))  # kernels chosen now, not on the first request
     return int8
 
@@ -187,9 +187,10 @@ class OpenVinoModel:
     """A compiled int8 OpenVINO model called like the torch one, one call at a time (an infer request is not safe to
     share between threads, and on a CPU a second one would only compete for its cores)."""
 
-    def __init__(self, compiled, input_names: tuple[str, ...]):
+    def __init__(self, compiled, input_names: tuple[str, ...], folder: Path | None = None):
         self.request = compiled.create_infer_request()
         self.input_names = input_names
+        self.folder = folder  # the cached IR (model.xml, model.bin) it was compiled from: what export copies
         self.lock = threading.Lock()
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
@@ -211,7 +212,7 @@ def transformer_int8(model: nn.Module, run_dir: Path, calibration: Callable[[], 
         "INFERENCE_PRECISION_HINT": "bf16" if hardware.cpu_has_bf16() else "f32",
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
         "CPU_RUNTIME_CACHE_CAPACITY": TRANSFORMER_CACHE_SHAPES})
-    int8 = OpenVinoModel(compiled, ("input_ids", "attention_mask"))
+    int8 = OpenVinoModel(compiled, ("input_ids", "attention_mask"), folder)
     int8(torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))  # kernels chosen now, not later
     return int8
 

@@ -107,24 +107,60 @@ def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: 
             "augmentation": vars(aug), "student_window": [max_length, truncation], "teacher_precision": precision}
 
 
-def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: Reviews, aug: Augmentation,
-                max_length: int, truncation: str, precision: str = "fp32") -> dict[str, np.ndarray]:
-    """Run the teacher once over the training reviews and their augmented copies, and cache its logits."""
-    teacher_train = runs.read_run(teacher)["data_fingerprint"]["train"]
+def check_teacher_reviews(teacher: str | Path, train: Reviews) -> None:
+    """Refuse a teacher that may have seen the student's validation reviews: it must have been trained on the
+    student's training split (without any added pairs, which are the teacher's to label) or on a sample of it
+    (`max_train_samples`, as MPNet-base is)."""
+    from imdb_sentiment.core.config import TransformerConfig
+    from imdb_sentiment.core.data import splits_for
+    from imdb_sentiment.core.fields import from_dict
+
+    info = runs.read_run(teacher)
+    recorded = info["data_fingerprint"]["train"]
     imdb_part = train.take([k for k, review_id in enumerate(train.ids) if not review_id.startswith("pairs/")])
-    if teacher_train not in (train.fingerprint(), imdb_part.fingerprint()):  # added pairs are the teacher's to label
-        # A teacher trained on other reviews may have seen the student's validation set.
-        raise runs.RunError(f"{teacher} was trained on other reviews than the student's training split")
+    if recorded in (train.fingerprint(), imdb_part.fingerprint()):
+        return
+    teacher_cfg = from_dict(TransformerConfig, info["config"])
+    if teacher_cfg.data.max_train_samples:
+        teacher_train = splits_for(teacher_cfg)["train"]
+        if teacher_train.fingerprint() == recorded and set(teacher_train.ids) <= set(imdb_part.ids):
+            return
+    raise runs.RunError(f"{teacher} was trained on other reviews than the student's training split")
+
+
+def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: Reviews, aug: Augmentation,
+                max_length: int, truncation: str, precision: str = "fp32", reuse: str | Path | None = None
+                ) -> dict[str, np.ndarray]:
+    """Run the teacher once over the training reviews and their augmented copies, and cache its logits; with
+    `reuse`, another cache of the same teacher's, the reviews it holds are not labelled again."""
+    check_teacher_reviews(teacher, train)
     unk = load_tokenizer(teacher).unk_token
     copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
     start = time.perf_counter()
-    logits = {"train": _logits(label, train.texts), "augmented": _logits(label, [" ".join(c) for c in copies])}
+    known = reused_logits(reuse, teacher, train, precision) if reuse else np.empty((0, 2), dtype=np.float32)
+    logits = {"train": np.concatenate([known, _logits(label, train.texts[len(known):])]),
+              "augmented": _logits(label, [" ".join(c) for c in copies])}
     info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher),
             **cache_info(train, aug, copies, unk, max_length, truncation, precision),
             "seconds": round(time.perf_counter() - start, 1),
             "hardware": hardware.hardware(), "command": runs.command_line(), "date": runs.today()}
     write_cache(path, logits, info)
     return logits
+
+
+def reused_logits(reuse: str | Path, teacher: str | Path, train: Reviews, precision: str) -> np.ndarray:
+    """The training-review logits of cache `reuse`, made by the same teacher in the same precision for the first
+    reviews of `train`: a student adding the counterfactual pairs (appended after the IMDB reviews) to the reviews
+    another student learnt from."""
+    with np.load(reuse) as cache:
+        info, known = json.loads(str(cache["info"])), cache["train"]
+    expected = {"teacher_weights": weights_fingerprint(teacher), "teacher_precision": precision,
+                "train_fingerprint": train.take(list(range(min(len(known), len(train))))).fingerprint()}
+    mismatched = [key for key, value in expected.items() if info.get(key) != value]
+    if mismatched or len(known) > len(train):
+        raise runs.RunError(f"{reuse} was made by another teacher, precision or for other reviews than the first of "
+                            f"these ({', '.join(mismatched) or 'more reviews'}): it cannot be reused")
+    return known
 
 
 def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copies: int, seed: int,
