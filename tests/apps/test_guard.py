@@ -141,3 +141,21 @@ def test_explanations_keep_to_their_share_of_the_time(bilstm_run, monkeypatch):
     assert client.post("/predict", json={"texts": ["fine"]}).status_code == 200  # plain requests are not held
     time.sleep(0.35)
     assert client.post("/predict", json=explain).status_code == 200
+
+
+def test_refused_explanations_are_answered_before_their_body_is_parsed(bilstm_run, monkeypatch):
+    monkeypatch.setattr(serve_module, "occlusion", slow_occlusion(0.3))
+    client = TestClient(create_app([str(bilstm_run)], Limits(explain_share=0.5, max_body_bytes=10_000),
+                                   access=Access(allowed_hosts=("*",))))
+    assert client.post("/predict", json={"texts": ["fine"], "explain": True}).status_code == 200
+    # Refused now: a body FastAPI would reject as invalid (422) is refused unparsed (503), as a flood's would be.
+    unparsed = client.post("/predict", content=b'{"texts": 42, "explain": true}',
+                           headers={"content-type": "application/json"})
+    assert unparsed.status_code == 503 and unparsed.headers["retry-after"] == "1"
+    hidden = client.post("/predict", content=b'{"texts": ["fine"], "expl\\u0061in": true}',
+                         headers={"content-type": "application/json"})
+    assert hidden.status_code == 503  # missed by the scan, refused by the route
+    plain = client.post("/predict", json={"texts": ["fine"], "explain": False})
+    assert plain.status_code == 200 and plain.json()["results"][0]["models"][0]["label"] in ("positive", "negative")
+    chunks = (part for part in [b'{"texts": ["', b"x" * 20_000, b'"], "explain": true}'])
+    assert client.post("/predict", content=chunks, headers={"content-type": "application/json"}).status_code == 413

@@ -168,6 +168,52 @@ class BodyLimit:
         await self.app(scope, counting_receive, send)
 
 
+EXPLAIN_ASKED = re.compile(rb'"explain"\s*:\s*true')
+
+
+class ExplainGate:
+    """Answers 503 to a request asking for explanations while they are refused (`refused()` gives the seconds to
+    wait, or None), before FastAPI parses its body: a flood of large explain requests would otherwise spend the
+    event loop's time parsing and validating JSON only to refuse it, and plain requests would wait behind it. The
+    route checks again, so a body that hides the flag from this scan is still refused there."""
+
+    def __init__(self, app, refused):
+        self.app, self.refused = app, refused
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/predict" or \
+                self.refused() is None:
+            return await self.app(scope, receive, send)
+        chunks, more = [], True
+        try:
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    return
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+        except HTTPException as err:  # BodyLimit's, raised here outside FastAPI's handlers
+            return await JSONResponse({"detail": err.detail}, err.status_code)(scope, receive, send)
+        body = b"".join(chunks)
+        wait = self.refused()
+        if wait is not None and EXPLAIN_ASKED.search(body):
+            return await JSONResponse({"detail": TOO_MANY_EXPLANATIONS}, 503,
+                                      {"Retry-After": str(max(1, round(wait)))})(scope, receive, send)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+TOO_MANY_EXPLANATIONS = "too many explanations; retry shortly, or ask without explain"
+
+
 def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans: int,
               max_words: int | None = None) -> list[tuple[str, float]]:
     """(span, P(positive) with the span minus P without it) for consecutive spans covering the review; a review over
@@ -206,6 +252,12 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
     app = FastAPIOffline(title="imdb-sentiment", description=__doc__,
                          version=importlib.metadata.version("imdb-sentiment"))
     app.state.batchers = batchers
+    def explanations_refused() -> float | None:
+        """Seconds until an explanation is taken, or None when one would be now."""
+        wait = next_explanation[0] - time.monotonic()
+        return max(wait, 1.0) if explaining.locked() or wait > 0 else None
+
+    app.add_middleware(ExplainGate, refused=explanations_refused)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(Guard, bound_host=access.host, api_key=access.api_key, allowed_hosts=access.allowed_hosts)
 
@@ -255,10 +307,9 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
             return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
         # Explanations cost a forward pass per span: refuse at once rather than queue, and keep their share of the
         # time under explain_share, so a flood of them leaves plain requests their cores.
-        wait = next_explanation[0] - time.monotonic()
-        if explaining.locked() or wait > 0:
-            raise HTTPException(503, "too many explanations; retry shortly, or ask without explain",
-                                headers={"Retry-After": str(max(1, round(wait)))})
+        wait = explanations_refused()
+        if wait is not None:
+            raise HTTPException(503, TOO_MANY_EXPLANATIONS, headers={"Retry-After": str(round(wait))})
         async with explaining:
             start = time.monotonic()
             try:
