@@ -292,6 +292,21 @@ def test_findings_state_the_measured_numbers():
                        "significant at 0.05) and -0.50 from minilm (McNemar p = 0.3, not significant at 0.05).")
     assert "student labels 24.0x as many reviews per second as minilm" in text[3]
 
+    # A larger Transformer and its student, added later and timed on another machine: speeds compare within a
+    # machine, and the two teachers' students are set side by side.
+    timed = "another CPU (2026-12-07)"
+    models["mpnet-int8"] = {"kind": "transformer", "accuracy": 0.93, "throughput_reviews_per_s": 16.0,
+                            "params": 109_500_000, "timed_on": timed}
+    models["student2"] = {"kind": "bilstm", "accuracy": 0.915, "throughput_reviews_per_s": 800.0,
+                          "params": 1_900_000, "teacher": "runs/mpnet", "timed_on": timed}
+    by_length["models"].update({"mpnet-int8": [0.96, 0.93, 0.9], "student2": [0.95, 0.92, 0.87]})
+    pairs += [{"a": a, "b": b, "p_value": 0.04} for a in ("mpnet-int8", "student2")
+              for b in ("minilm", "bilstm", "nbsvm", "student")] + [{"a": "mpnet-int8", "b": "student2", "p_value": 0.01}]
+    text = findings(models, pairs, by_length)
+    assert "student2 labels 50.0x as many reviews per second as mpnet-int8 (800 against 16)" in text[3]
+    assert text[4] == ("Teachers: the best student of mpnet (93.00%), student2, reaches 91.50%; the best of minilm "
+                       "(91.00%), student, 90.50% (+1.00 points, McNemar p = 0.04, significant at 0.05).")
+
 
 def test_a_small_run_names_the_pairs_it_orders_unlike_the_full_runs():
     from imdb_sentiment.analysis.findings import versus_full_runs

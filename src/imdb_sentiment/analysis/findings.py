@@ -72,13 +72,18 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
             out.append(f"Distillation: the best student, {s} ({acc[s]:.2%}), is {100 * (acc[s] - acc[b]):+.2f} points "
                        f"from {b} ({significance(p_values[frozenset((s, b))])}) and {100 * (acc[s] - acc[t]):+.2f} "
                        f"from {t} ({significance(p_values[frozenset((s, t))])}).")
-        fast = s if s and acc[s] > acc[b] else b
-        speed = models[fast]["throughput_reviews_per_s"] / models[t]["throughput_reviews_per_s"]
-        params = (f" with {models[fast]['params'] / models[t]['params']:.0%} of its parameters"
-                  if models[fast]["params"] and models[t]["params"] else "")
-        out.append(f"What the BiLSTM buys back: {fast} labels {speed:.1f}x as many reviews per second as {t} "
-                   f"({models[fast]['throughput_reviews_per_s']:,.0f} against "
-                   f"{models[t]['throughput_reviews_per_s']:,.0f}){params}.")
+        # Speeds compare only between models timed together (a model added to a report later is timed apart).
+        timed_with_t = [n for n in ranked if models[n]["kind"] == "bilstm"
+                        and models[n].get("timed_on") == models[t].get("timed_on")]
+        fast = next((n for n in timed_with_t if n in (s, b)), timed_with_t[0] if timed_with_t else None)
+        if fast:
+            speed = models[fast]["throughput_reviews_per_s"] / models[t]["throughput_reviews_per_s"]
+            params = (f" with {models[fast]['params'] / models[t]['params']:.0%} of its parameters"
+                      if models[fast]["params"] and models[t]["params"] else "")
+            out.append(f"What the BiLSTM buys back: {fast} labels {speed:.1f}x as many reviews per second as {t} "
+                       f"({models[fast]['throughput_reviews_per_s']:,.0f} against "
+                       f"{models[t]['throughput_reviews_per_s']:,.0f}){params}.")
+        out.extend(teachers_finding(models, students, p_values))
         edges, lead = by_length["edges"], np.subtract(by_length["models"][t], by_length["models"][b])
         wide, narrow = int(np.argmax(lead)), int(np.argmin(lead))
         out.append(f"By review length, {t}'s lead over {b} is largest on reviews of {edges[wide]}-{edges[wide + 1]} "
@@ -110,6 +115,25 @@ def findings(models: dict, pairs: list[dict], by_length: dict, curve_points: lis
             out.append(f"Behavioural tests: the widest gap is {cap}, where {b} fails {rates[(b, cap)]:.1%} of the "
                        f"cases and {t} {rates[(t, cap)]:.1%}.")
     return out
+
+
+def teachers_finding(models: dict, students: list[str], p_values: dict) -> list[str]:
+    """With students of two teachers, the best student of each: what a stronger teacher buys."""
+    best_by_teacher: dict[str, str] = {}
+    for student in students:  # most accurate first
+        best_by_teacher.setdefault(Path(models[student]["teacher"]).name, student)
+    if len(best_by_teacher) < 2:
+        return []
+
+    def described(teacher: str) -> str:
+        scored = next((n for n in models if n == teacher or n.startswith(f"{teacher}-")), None)
+        return f"{teacher} ({models[scored]['accuracy']:.2%})" if scored else teacher
+
+    (first, a), (second, b) = list(best_by_teacher.items())[:2]
+    gain = 100 * (models[a]["accuracy"] - models[b]["accuracy"])
+    return [f"Teachers: the best student of {described(first)}, {a}, reaches {models[a]['accuracy']:.2%}; the best "
+            f"of {described(second)}, {b}, {models[b]['accuracy']:.2%} ({gain:+.2f} points, "
+            f"{significance(p_values[frozenset((a, b))])})."]
 
 
 def versus_full_runs(models: dict, pairs: list[dict], full_accuracy: dict[str, float], shown: int = 6) -> str:
