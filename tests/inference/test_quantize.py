@@ -255,3 +255,22 @@ def test_int8_test_scores_are_saved_apart_from_the_runs_own(transformer_run, tmp
     assert np.array_equal(test_scores(load_predictor(run), test), np.load(transformer_run / runs.TEST_PROBABILITIES))
     runs.write_test_probabilities(run, np.full(len(test), 0.25), "int8")  # what the next report reads
     assert np.array_equal(test_scores(load_predictor(run, quantize="int8"), test), np.full(len(test), 0.25))
+
+
+def test_a_run_is_calibrated_on_its_int8_models_scores(transformer_run, tmp_path):
+    import json
+    import shutil
+
+    from imdb_sentiment.core.data import splits_for
+    from imdb_sentiment.inference.evaluate import calibrate_run, test_scores
+    from imdb_sentiment.inference.predictors import load_predictor
+
+    run = shutil.copytree(transformer_run, tmp_path / "run")
+    (run / "calibration.json").unlink(missing_ok=True)
+    int8 = load_predictor(run, quantize="int8")
+    test_scores(int8, splits_for(int8.cfg)["test"])  # what the report reads, scored once
+    result = calibrate_run(run, quantize="int8")
+    saved = json.loads((run / "calibration.json").read_text())
+    assert saved["fitted_on"] == "validation split, int8 model" and saved["temperature"] == result["temperature"]
+    assert "test_ece_after" in result  # from the int8 test scores
+    assert load_predictor(run, quantize="int8").temperature == pytest.approx(result["temperature"])

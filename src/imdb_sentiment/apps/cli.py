@@ -99,7 +99,7 @@ def _export(args) -> None:
 def _calibrate(args) -> None:
     from imdb_sentiment.inference.evaluate import calibrate_run, calibration_summary
 
-    print(calibration_summary(args.run_dir, calibrate_run(args.run_dir, args.data)))
+    print(calibration_summary(args.run_dir, calibrate_run(args.run_dir, args.data, args.quantize)))
 
 
 def _predict(args) -> int:
@@ -276,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "P(positive) means what it says (training does this itself)")
     calibrate.add_argument("run_dir")
     calibrate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
+    calibrate.add_argument("--quantize", choices=("int8",), help="fit on the int8 model's validation scores")
     calibrate.set_defaults(func=_calibrate)
 
     export = commands.add_parser("export", help="a BiLSTM or Transformer run as a folder that runs on OpenVINO or "

@@ -128,18 +128,19 @@ def summary(result: dict) -> str:
     return "\n".join(lines)
 
 
-def calibrate_run(run_dir: str | Path, data: str | None = None) -> dict:
+def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | None = None) -> dict:
     """Fit the run's temperature on its validation split and save it (calibration.json), with the expected
     calibration error before and after on the validation reviews and, from the scores the run saved, on the test
-    set. Later predictions of the run apply it."""
-    predictor = load_predictor(run_dir)
-    if predictor.changed or predictor.run_dir == runs.BUILTIN_DIR and not os.access(predictor.run_dir, os.W_OK):
+    set. Later predictions of the run apply it. With `quantize`, the margins it is fitted on are the int8 model's
+    (for a run too slow to score its validation split otherwise, and served in int8)."""
+    predictor = load_predictor(run_dir, quantize=quantize)
+    if predictor.run_dir == runs.BUILTIN_DIR and not os.access(predictor.run_dir, os.W_OK):
         raise runs.RunError(f"{run_dir}: cannot save a calibration here")
     splits = splits_for(predictor.cfg, data)
-    result = {"fitted_on": "validation split", **calibrate(predictor.margins(splits["val"].texts, progress=True),
-                                                           splits["val"].labels)}
+    result = {"fitted_on": "validation split" + (f", {predictor.variant} model" if predictor.variant else ""),
+              **calibrate(predictor.margins(splits["val"].texts, progress=True), splits["val"].labels)}
     test = splits["test"]
-    saved = runs.read_test_probabilities(predictor.run_dir, test.fingerprint())
+    saved = runs.read_test_probabilities(predictor.run_dir, test.fingerprint(), predictor.variant)
     if saved is not None:  # the run's own test scores are uncalibrated: the temperature applies to their margins
         calibrated = expit(margins_of(saved) / result["temperature"])
         result["test_ece_before"] = expected_calibration_error(saved, test.labels)
