@@ -207,3 +207,21 @@ def test_precision_bf16_trains_under_cpu_autocast_or_is_refused(imdb_dir, tiny_m
         train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "refused", precision="bf16"))
     with pytest.raises(RunError, match="fp16 needs a CUDA GPU"):
         train_transformer(tiny_config(imdb_dir, tiny_model, tmp_path / "refused", precision="fp16"))
+
+
+def test_a_run_that_leaves_the_test_set_for_later_still_says_how_it_trained(imdb_dir, tiny_distilbert, tmp_path):
+    import json
+
+    from conftest import transformer_test_config
+
+    from imdb_sentiment.analysis.scoring import score_runs
+    from imdb_sentiment.training.transformer import train_transformer
+
+    cfg = transformer_test_config(imdb_dir, tiny_distilbert, tmp_path / "later", num_epochs=0.5, score_test=False)
+    run = train_transformer(cfg, "pytest")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] is None and metrics["val_accuracy"] is not None
+    assert metrics["train_samples"] > 0 and metrics["params"] > 0 and metrics["command"] == "pytest"
+    assert not (run / "test_probabilities.npy").exists()
+    scored = score_runs([str(run)], latency_reviews=2, throughput_reviews=10)  # the report scores it then
+    assert (run / "test_probabilities.npy").exists() and scored["models"]["later"]["n"] > 0

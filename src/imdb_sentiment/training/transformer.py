@@ -105,7 +105,11 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None,
 
     history = _epoch_history(trainer.state.log_history)
     runs.write_json(run_dir / "history.json", history)
+    metrics = run_metrics(cfg, history, trainer.state.epoch, trainer.model, len(splits["train"]), source,
+                          "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32", command or runs.command_line())
     if not tc.score_test:  # a large model on a CPU: the test set is scored apart, resumably (`evaluate RUN`)
+        if trainer.is_world_process_zero():
+            runs.write_json(run_dir / "metrics.json", metrics)
         print(f"trained; test set not scored (score_test = false); run in {run_dir}")
         return run_dir
     # The test scores are saved in the split's order: scored shortest first (little padding), in sequence (the
@@ -119,22 +123,7 @@ def train_transformer(cfg: TransformerConfig, command: str | None = None,
     probs = np.empty(len(labels))
     probs[by_length] = _probs(prediction.predictions)
     test = classification_metrics(labels, probs)
-    train_seconds = sum(row.get("epoch_seconds", 0.0) for row in history)
-    best_val = max((row["val_accuracy"] for row in history), default=None)
-    metrics = {
-        "model": "transformer", "variant": mc.model_name, "model_name": mc.model_name, "model_source": source,
-        "max_length": mc.max_length, "truncation": mc.truncation, "padding": mc.padding,
-        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
-        "val_accuracy": best_val, **test_fields(test),
-        "epochs": trainer.state.epoch, "best_epoch": _best_epoch(history),
-        "stopped_by": "early_stopping" if trainer.state.epoch < tc.num_epochs and tc.max_steps < 0 else "max_epochs",
-        "train_seconds": round(train_seconds, 1),
-        "seconds_per_epoch": round(train_seconds / max(trainer.state.epoch, 1e-9), 1),
-        "params": sum(p.numel() for p in trainer.model.parameters()),
-        "trainable_params": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
-        "glove_coverage": None, "train_samples": len(splits["train"]),
-        "hardware": hardware.hardware(), "command": command or runs.command_line(), "date": runs.today(),
-    }
+    metrics.update(test_fields(test))
     if trainer.is_world_process_zero():
         runs.write_test_probabilities(run_dir, probs)
         runs.write_json(run_dir / "metrics.json", metrics)
@@ -237,6 +226,26 @@ def _epoch_history(log_history: list[dict]) -> list[dict]:
             row.update(val_loss=entry["eval_loss"], val_accuracy=entry["eval_accuracy"])
         row["epoch_seconds"] += entry.get("lap_seconds", 0.0)
     return [row for _, row in sorted(rows.items()) if "val_accuracy" in row]
+
+
+def run_metrics(cfg: TransformerConfig, history: list[dict], epochs: float, model, train_samples: int,
+                source: str, precision: str, command: str) -> dict:
+    """What a finished run's metrics.json says of its training; the test fields are None until the test set is
+    scored (with score_test = false, apart: `evaluate`, bench/score_test.py)."""
+    mc, tc = cfg.model, cfg.train
+    train_seconds = sum(row.get("epoch_seconds", 0.0) for row in history)
+    return {
+        "model": "transformer", "variant": mc.model_name, "model_name": mc.model_name, "model_source": source,
+        "max_length": mc.max_length, "truncation": mc.truncation, "padding": mc.padding, "precision": precision,
+        "val_accuracy": max((row["val_accuracy"] for row in history), default=None),
+        "test_accuracy": None, "epochs": epochs, "best_epoch": _best_epoch(history),
+        "stopped_by": "early_stopping" if epochs < tc.num_epochs and tc.max_steps < 0 else "max_epochs",
+        "train_seconds": round(train_seconds, 1), "seconds_per_epoch": round(train_seconds / max(epochs, 1e-9), 1),
+        "params": sum(p.numel() for p in model.parameters()),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "glove_coverage": None, "train_samples": train_samples,
+        "hardware": hardware.hardware(), "command": command, "date": runs.today(),
+    }
 
 
 def _best_epoch(history: list[dict]):
