@@ -47,6 +47,9 @@ def test_a_student_whose_teacher_labels_in_int8_keeps_the_c_librarys_allocator(i
     assert allocator.preload_env({}, ["train", "bilstm", f"--config={config}"]) is None
     config.write_text('[distill]\nteacher = "runs/mpnet-base"\nteacher_precision = "bf16"\n')
     assert allocator.preload_env({}, ["train", "bilstm", "--config", str(config)])["LD_PRELOAD"] == FAKE
+    (tmp_path / "logits.npz").write_bytes(b"cached")  # the teacher never runs: tcmalloc's speed is kept
+    config.write_text(f'[distill]\nteacher_precision = "int8"\nlogits_cache = "{tmp_path / "logits.npz"}"\n')
+    assert allocator.preload_env({}, ["train", "bilstm", "--config", str(config)])["LD_PRELOAD"] == FAKE
 
 
 @pytest.mark.skipif(allocator.find_library("tcmalloc") is None or not sys.platform.startswith("linux"),

@@ -52,9 +52,11 @@ def _teacher_int8(config: str | None) -> bool:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     try:
-        return tomllib.loads(Path(config).read_text()).get("distill", {}).get("teacher_precision") == "int8"
+        distill = tomllib.loads(Path(config).read_text()).get("distill", {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
         return False  # the command itself says what is wrong with the file
+    cached = distill.get("logits_cache") and Path(distill["logits_cache"]).is_file()
+    return distill.get("teacher_precision") == "int8" and not cached  # a cached teacher never runs
 
 
 def preload_env(environ: dict[str, str], argv: list[str] = ()) -> dict[str, str] | None:
