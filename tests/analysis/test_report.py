@@ -305,7 +305,7 @@ def test_findings_state_the_measured_numbers():
     text = findings(models, pairs, by_length)
     assert "student2 labels 50.0x as many reviews per second as mpnet-int8 (800 against 16)" in text[3]
     assert text[4] == ("Teachers: the best student of mpnet (93.00%), student2, reaches 91.50%; the best of minilm "
-                       "(91.00%), student, 90.50% (+1.00 points, McNemar p = 0.04, significant at 0.05).")
+                       "(91.00%), student, 90.50%: student2 leads by 1.00 points (McNemar p = 0.04, significant at 0.05).")
 
 
 def test_a_small_run_names_the_pairs_it_orders_unlike_the_full_runs():

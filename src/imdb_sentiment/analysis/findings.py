@@ -132,8 +132,8 @@ def teachers_finding(models: dict, students: list[str], p_values: dict) -> list[
     (first, a), (second, b) = list(best_by_teacher.items())[:2]
     gain = 100 * (models[a]["accuracy"] - models[b]["accuracy"])
     return [f"Teachers: the best student of {described(first)}, {a}, reaches {models[a]['accuracy']:.2%}; the best "
-            f"of {described(second)}, {b}, {models[b]['accuracy']:.2%} ({gain:+.2f} points, "
-            f"{significance(p_values[frozenset((a, b))])})."]
+            f"of {described(second)}, {b}, {models[b]['accuracy']:.2%}: {a} leads by {gain:.2f} points "
+            f"({significance(p_values[frozenset((a, b))])})."]
 
 
 def versus_full_runs(models: dict, pairs: list[dict], full_accuracy: dict[str, float], shown: int = 6) -> str:
