@@ -324,3 +324,16 @@ def test_a_small_run_names_the_pairs_it_orders_unlike_the_full_runs():
     assert versus_full_runs(models, pairs, {"nbsvm": 0.9, "scratch": 0.8}) == \
         "The 2 models with full runs rank here in the order of their full runs."
     assert "1 more in the table's full-run column" in versus_full_runs(models, pairs, full, shown=1)
+
+
+def test_a_rebuilt_report_picks_up_a_calibration_fitted_since(tfidf_run, tmp_path):
+    tfidf = shutil.copytree(tfidf_run, tmp_path / tfidf_run.name)
+    (tfidf / "calibration.json").unlink(missing_ok=True)
+    out = build_report([str(tfidf)], tmp_path / "report", latency_reviews=3, throughput_reviews=20)
+    assert "ECE, calibrated" not in (out / "report.md").read_text()
+    (tfidf / "calibration.json").write_text(json.dumps({"method": "isotonic", "temperature": 1.0,
+                                                        "confidence_in": [0.5, 0.9], "confidence_out": [0.6, 0.8]}))
+    rebuild_report(out, splits_for(load_predictor(tfidf).cfg)["test"])
+    assert json.loads((out / "metrics.json").read_text())["models"][tfidf.name]["calibration"]["confidence_out"] == \
+        [0.6, 0.8]
+    assert "(isotonic)" in (out / "report.md").read_text()

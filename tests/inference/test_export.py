@@ -1,9 +1,11 @@
 """An exported run runs with OpenVINO alone (no torch, no imdb_sentiment) and scores as the predictor does."""
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
+from scipy.special import expit
 
 from imdb_sentiment.core.runs import RunError
 from imdb_sentiment.inference.export import export_run
@@ -61,6 +63,18 @@ def test_an_int8_export_stays_close_to_the_fp32_predictor(run_name, fmt, request
         assert e["p_positive"] == pytest.approx(p.p_positive, abs=0.05)
         if abs(p.p_positive - 0.5) > 0.1:
             assert e["label"] == p.label
+
+
+def test_the_example_applies_an_isotonic_calibration(transformer_run, tmp_path):
+    run = shutil.copytree(transformer_run, tmp_path / "calibrated")
+    (run / "calibration.json").write_text(json.dumps({"method": "isotonic", "temperature": 1.0,
+                                                      "confidence_in": [0.5, 0.52, 0.6],
+                                                      "confidence_out": [0.5, 0.7, 0.9]}))
+    exported = run_alone(export_run(run, tmp_path / "exported"), tmp_path)
+    expected = load_predictor(run).predict(TEXTS)
+    assert any(abs(p.p_positive - expit(p.margin)) > 0.01 for p in expected)  # the map is not a no-op here
+    for e, p in zip(exported, expected):
+        assert e["label"] == p.label and e["p_positive"] == pytest.approx(p.p_positive, abs=1e-4)
 
 
 def test_export_refuses_a_used_folder_and_other_kinds(tmp_path):

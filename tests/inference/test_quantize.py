@@ -273,4 +273,4 @@ def test_a_run_is_calibrated_on_its_int8_models_scores(transformer_run, tmp_path
     saved = json.loads((run / "calibration.json").read_text())
     assert saved["fitted_on"] == "validation split, int8 model" and saved["temperature"] == result["temperature"]
     assert "test_ece_after" in result  # from the int8 test scores
-    assert load_predictor(run, quantize="int8").temperature == pytest.approx(result["temperature"])
+    assert load_predictor(run, quantize="int8").calibration.temperature == pytest.approx(result["temperature"])

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit
 
-from imdb_sentiment.inference.calibration import expected_calibration_error, margins_of, reliability
+from imdb_sentiment.inference.calibration import Calibration, expected_calibration_error, margins_of, reliability
 
 COVERAGES = (0.9, 0.8)
 
@@ -22,15 +21,17 @@ def accuracy_at_coverage(p_positive, labels, coverage: float) -> float:
 
 
 def confidence_table(scored: dict) -> dict:
-    """{model: ECE as trained, ECE with the run's temperature where it has one, accuracy at each coverage}."""
+    """{model: ECE as trained, ECE with the run's calibration where it has one, accuracy at each coverage}."""
     labels = scored["test"].labels
     table = {}
     for name, m in scored["models"].items():
         row = {"ece": expected_calibration_error(m["probs"], labels),
                **{f"accuracy_at_{round(100 * c)}": accuracy_at_coverage(m["probs"], labels, c) for c in COVERAGES}}
-        if m.get("temperature"):
-            row["ece_calibrated"] = expected_calibration_error(expit(margins_of(m["probs"]) / m["temperature"]),
-                                                               labels)
+        calibration = Calibration.from_settings(m.get("calibration") or  # reports from before isotonic maps came in
+                                                {"temperature": m.get("temperature") or 1.0})
+        if calibration.method:
+            row["ece_calibrated"] = expected_calibration_error(calibration.p_positive(margins_of(m["probs"])), labels)
+            row["calibration"] = calibration.method
         table[name] = row
     return table
 

@@ -23,6 +23,7 @@ from imdb_sentiment.analysis.render import markdown, to_html
 from imdb_sentiment.analysis.scoring import (accuracy_by_length, compare_pairs, confident_mistakes, error_examples,
                                              score_other_data, score_pair_data, score_runs)
 from imdb_sentiment.core import runs
+from imdb_sentiment.inference.calibration import CALIBRATION, read_calibration
 
 
 def human_size(n_bytes: int) -> str:
@@ -90,6 +91,10 @@ def _saved(output_dir: str | Path, test) -> tuple[dict, dict]:
                             "(another dataset or subset)")
     with np.load(out / SCORES) as scores:
         models = {name: {**m, "probs": scores[name]} for name, m in saved["models"].items()}
+    for m in models.values():  # a calibration fitted since the report was scored, where the run is still here
+        run_dir = Path(m.get("run_dir") or "")
+        if m.get("run_dir") and (run_dir / CALIBRATION).exists():
+            m["calibration"] = read_calibration(run_dir).settings() or None
     return saved, {"test": test, "models": models, "counterfactual": saved.get("counterfactual"), **{k: saved[k] for k in (
         "batch_size", "latency_reviews", "throughput_reviews", "hardware", "date", "other_data", "train_samples")}}
 
@@ -244,16 +249,17 @@ def _breakdowns(scored: dict, ranked: list[str], plots: list, by_length: dict, c
 def _confidence(table: dict, ranked: list[str]) -> list[tuple]:
     """Calibration and abstention, from the saved test scores."""
     calibrated = any("ece_calibrated" in row for row in table.values())
-    header = ["model", "ECE as trained", *(["ECE, temperature-scaled"] if calibrated else []),
+    header = ["model", "ECE as trained", *(["ECE, calibrated"] if calibrated else []),
               "accuracy on the 90% most confident", "on the 80%"]
-    rows = [[n, f"{table[n]['ece']:.2%}", *([f"{table[n]['ece_calibrated']:.2%}" if "ece_calibrated" in table[n]
-                                             else "-"] if calibrated else []),
+    rows = [[n, f"{table[n]['ece']:.2%}", *([f"{table[n]['ece_calibrated']:.2%} ({table[n]['calibration']})"
+                                             if "ece_calibrated" in table[n] else "-"] if calibrated else []),
              f"{table[n]['accuracy_at_90']:.2%}", f"{table[n]['accuracy_at_80']:.2%}"] for n in ranked]
     return [("h2", "Confidence: calibration and abstention"),
             ("p", "Expected calibration error (15 bins of confidence, the probability of the chosen label) of each "
                   "model's test scores, and its accuracy when it labels only the test reviews it is most sure of. "
-                  "Runs trained since temperature scaling came in also show their calibrated error (the temperature "
-                  "is fitted on their validation split)."),
+                  "Runs trained since temperature scaling came in also show their calibrated error (temperature "
+                  "scaling, or an isotonic map of the confidence where one temperature could not calibrate the "
+                  "model; either is fitted on the run's validation split)."),
             ("table", header, rows), ("img", "Selective prediction and reliability", "confidence.png")]
 
 

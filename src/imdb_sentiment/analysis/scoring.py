@@ -75,7 +75,7 @@ def score_runs(run_dirs: list[str], data: str | None = None, batch_size: int = 6
             "train_seconds": trained.get("train_seconds"), "train_hardware": trained.get("hardware"),
             "epochs": trained.get("epochs"), "teacher": trained.get("teacher"),
             "train_samples": trained.get("train_samples"),
-            "temperature": predictor.temperature if predictor.temperature != 1.0 else None,
+            "calibration": predictor.calibration.settings() or None,
             "history": json.loads(history.read_text()) if history.exists() else None,
             "throughput_reviews_per_s": len(speed_sample) / seconds,
             "latency_ms_p50": float(np.percentile(latencies, 50)), "latency_ms_p95": float(np.percentile(latencies, 95)),

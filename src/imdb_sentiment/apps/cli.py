@@ -99,7 +99,7 @@ def _export(args) -> None:
 def _calibrate(args) -> None:
     from imdb_sentiment.inference.evaluate import calibrate_run, calibration_summary
 
-    print(calibration_summary(args.run_dir, calibrate_run(args.run_dir, args.data, args.quantize)))
+    print(calibration_summary(args.run_dir, calibrate_run(args.run_dir, args.data, args.quantize, args.method)))
 
 
 def _predict(args) -> int:
@@ -150,7 +150,7 @@ def _print_predictions(records: list[dict], items: list) -> None:
             if "error" in p:
                 cells.append(f"{name}: error: {p['error']}")
             else:
-                notes = (" (truncated)" if p["truncated"] else "") + (" (calibrated)" if "temperature" in p else "")
+                notes = (" (truncated)" if p["truncated"] else "") + (" (calibrated)" if "calibration" in p else "")
                 cells.append(f"{name}: {p['label']} P(positive)={p['p_positive']:.3f}{notes}")
         print(f"{record['source']}  {excerpt!r}\n    " + "\n    ".join(cells))
 
@@ -272,11 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_answer_flags(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
-    calibrate = commands.add_parser("calibrate", help="fit a run's temperature on its validation split, so that its "
-                                                       "P(positive) means what it says (training does this itself)")
+    calibrate = commands.add_parser("calibrate", help="fit a run's calibration on its validation split, so that its "
+                                                       "P(positive) means what it says (training fits a temperature "
+                                                       "itself)")
     calibrate.add_argument("run_dir")
     calibrate.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
     calibrate.add_argument("--quantize", choices=("int8",), help="fit on the int8 model's validation scores")
+    calibrate.add_argument("--method", choices=("temperature", "isotonic", "best"), default="temperature",
+                           help="temperature scaling (one number, the default), an isotonic map of the confidence "
+                                "(for a model one temperature cannot calibrate), or best: whichever has the lower "
+                                "cross-validated calibration error on the validation split (docs/usage.md)")
     calibrate.set_defaults(func=_calibrate)
 
     export = commands.add_parser("export", help="a BiLSTM or Transformer run as a folder that runs on OpenVINO or "

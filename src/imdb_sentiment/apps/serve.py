@@ -121,9 +121,11 @@ class ModelResult(BaseModel):
     kind: str
     label: str | None = None
     p_positive: float | None = Field(None, description="P(positive), whichever label was chosen; calibrated where "
-                                                       "the run has a temperature")
+                                                       "the run has a calibration")
     margin: float | None = Field(None, description="the model's raw logit of positive against negative")
     temperature: float | None = Field(None, description="the temperature p_positive was calibrated with, if any")
+    calibration: str | None = Field(None, description="how p_positive was calibrated (temperature or isotonic), "
+                                                      "if it was")
     truncated: bool = False
     latency_ms: float | None = None
     error: str | None = None
@@ -291,8 +293,8 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
             attribution = (await explain(predictor, text, r.p_positive)
                            if request.explain and r.error is None else None)
             rows.append(ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
-                                    margin=r.margin, temperature=predictor.temperature if predictor.temperature != 1
-                                    else None, truncated=r.truncated, error=r.error,
+                                    margin=r.margin, temperature=predictor.calibration.settings().get("temperature"),
+                                    calibration=predictor.calibration.method, truncated=r.truncated, error=r.error,
                                     latency_ms=None if r.error else round(latency, 2), attribution=attribution,
                                     attribution_words=min(len(text.split()), limits.explain_words)
                                     if attribution is not None else None))

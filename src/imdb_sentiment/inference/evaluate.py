@@ -12,7 +12,8 @@ from scipy.special import expit
 from imdb_sentiment.core import runs
 from imdb_sentiment.core.data import DataError, splits_for
 from imdb_sentiment.core.metrics import metrics_with_interval
-from imdb_sentiment.inference.calibration import CALIBRATION, calibrate, expected_calibration_error, margins_of
+from imdb_sentiment.inference.calibration import (CALIBRATION, Calibration, calibrate, expected_calibration_error,
+                                                  margins_of)
 from imdb_sentiment.inference.io import Item, read_labelled
 from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
@@ -45,10 +46,11 @@ def score_labelled(predictor: Predictor, items: list[Item], labels: list[int], p
 
 def predict_items(items: list[Item], predictors: list[Predictor], progress: bool = False) -> list[dict]:
     """One record per item: its source and, per model, a label and P(positive) (calibrated where the run has a
-    temperature, which is then given) and the raw margin, or an error."""
+    calibration, which is then named) and the raw margin, or an error."""
     texts = [item.text if item.error is None else None for item in items]
     per_model = {p.name: p.predict(texts, progress=progress) for p in predictors}
-    calibrated = {p.name: {"temperature": p.temperature} if p.temperature != 1.0 else {} for p in predictors}
+    calibrated = {p.name: {"calibration": p.calibration.describe()} if p.calibration.method else {}
+                  for p in predictors}
     records = []
     for k, item in enumerate(items):
         predictions = {}
@@ -71,7 +73,7 @@ def test_scores(predictor: Predictor, test) -> np.ndarray:
     saved = runs.read_test_probabilities(predictor.run_dir, fingerprint, predictor.variant)
     if saved is not None:
         return saved
-    probs = expit(predictor.margins(test.texts, progress=True))  # as trained: any temperature applies on top
+    probs = expit(predictor.margins(test.texts, progress=True))  # as trained: any calibration applies on top
     if runs.tested_on(predictor.run_dir, fingerprint):
         runs.write_test_probabilities(predictor.run_dir, probs, predictor.variant)
     return probs
@@ -128,8 +130,9 @@ def summary(result: dict) -> str:
     return "\n".join(lines)
 
 
-def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | None = None) -> dict:
-    """Fit the run's temperature on its validation split and save it (calibration.json), with the expected
+def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | None = None,
+                  method: str = "temperature") -> dict:
+    """Fit the run's calibration on its validation split and save it (calibration.json), with the expected
     calibration error before and after on the validation reviews and, from the scores the run saved, on the test
     set. Later predictions of the run apply it. With `quantize`, the margins it is fitted on are the int8 model's
     (for a run too slow to score its validation split otherwise, and served in int8)."""
@@ -138,11 +141,11 @@ def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | 
         raise runs.RunError(f"{run_dir}: cannot save a calibration here")
     splits = splits_for(predictor.cfg, data)
     result = {"fitted_on": "validation split" + (f", {predictor.variant} model" if predictor.variant else ""),
-              **calibrate(predictor.margins(splits["val"].texts, progress=True), splits["val"].labels)}
+              **calibrate(predictor.margins(splits["val"].texts, progress=True), splits["val"].labels, method)}
     test = splits["test"]
     saved = runs.read_test_probabilities(predictor.run_dir, test.fingerprint(), predictor.variant)
-    if saved is not None:  # the run's own test scores are uncalibrated: the temperature applies to their margins
-        calibrated = expit(margins_of(saved) / result["temperature"])
+    if saved is not None:  # the run's own test scores are uncalibrated: the calibration applies to their margins
+        calibrated = Calibration.from_settings(result).p_positive(margins_of(saved))
         result["test_ece_before"] = expected_calibration_error(saved, test.labels)
         result["test_ece_after"] = expected_calibration_error(calibrated, test.labels)
     runs.write_json(predictor.run_dir / CALIBRATION, {**result, "date": runs.today(), "command": runs.command_line()})
@@ -150,7 +153,8 @@ def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | 
 
 
 def calibration_summary(name: str, result: dict) -> str:
-    line = (f"{name}: temperature {result['temperature']:.3f} (fitted on {result['reviews']:,} validation reviews); "
+    line = (f"{name}: {Calibration.from_settings(result).describe()} (fitted on {result['reviews']:,} validation "
+            f"reviews); "
             f"expected calibration error {result['ece_before']:.2%} -> {result['ece_after']:.2%}")
     if "test_ece_before" in result:
         line += f", on the test set {result['test_ece_before']:.2%} -> {result['test_ece_after']:.2%}"

@@ -37,6 +37,13 @@ def run(inputs):
     return session.run(None, {i.name: x for i, x in zip(session.get_inputs(), inputs)})[0]
 """),
 }
+CALIBRATE = """\
+    p = 1 / (1 + np.exp(-margin / card["temperature"]))
+    if card.get("confidence_in"):  # an isotonic map of the chosen label's confidence, fitted on validation reviews
+        confidence = float(np.interp(max(p, 1 - p), card["confidence_in"], card["confidence_out"]))
+        p = confidence if p >= 0.5 else 1 - confidence
+    print(json.dumps({"label": "positive" if margin >= 0 else "negative", "p_positive": p}))
+"""
 EXAMPLES = {"bilstm": '''"""Label reviews with this exported BiLSTM, on {runtime} and NumPy alone: python predict.py "A moving film." ..."""
 import json, re, sys
 from pathlib import Path
@@ -61,9 +68,7 @@ def encode(text):  # lower case, no <br />, "don't" -> "do n't", as in training;
 for text in sys.argv[1:]:
     ids = encode(text)
     margin = float(run([np.array([ids]), np.array([len(ids)])]).reshape(-1)[0])
-    p = 1 / (1 + np.exp(-margin / card["temperature"]))
-    print(json.dumps({{"label": "positive" if margin >= 0 else "negative", "p_positive": p}}))
-''', "transformer": '''"""Label reviews with this exported Transformer, on {runtime}, tokenizers and NumPy alone:
+{calibrate}''', "transformer": '''"""Label reviews with this exported Transformer, on {runtime}, tokenizers and NumPy alone:
 python predict.py "A moving film." ..."""
 import json, sys
 from pathlib import Path
@@ -86,9 +91,7 @@ for text in sys.argv[1:]:
     ids = ids[:first] + content + ids[last:]
     logits = run([np.array([ids]), np.ones((1, len(ids)), dtype=np.int64)])[0]
     margin = float(logits[1] - logits[0])
-    p = 1 / (1 + np.exp(-margin / card["temperature"]))
-    print(json.dumps({{"label": "positive" if margin >= 0 else "negative", "p_positive": p}}))
-'''}
+{calibrate}'''}
 
 
 FORMATS = ("openvino", "onnx")
@@ -113,7 +116,7 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "openvino", quan
     precision = "int8" if quantize else "fp32"
     settings = {"kind": predictor.kind, "format": fmt, "precision": precision, "max_length": m.max_length,
                 "truncation": m.truncation, "head_tokens": getattr(m, "head_tokens", None),
-                "temperature": predictor.temperature, "labels": ["negative", "positive"],
+                "temperature": 1.0, **predictor.calibration.settings(), "labels": ["negative", "positive"],
                 "source_run": str(predictor.run_dir.name)}
     if isinstance(predictor, BiLSTMPredictor):
         shutil.copy(predictor.run_dir / "vocab.json", out / "vocab.json")
@@ -121,13 +124,13 @@ def export_run(run_dir: str | Path, out: str | Path, fmt: str = "openvino", quan
         predictor.tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     runs.write_json(out / "model.json", settings)
     runtime, load = RUNTIMES[fmt]
-    (out / "predict.py").write_text(EXAMPLES[predictor.kind].format(runtime=runtime, load=load))
+    (out / "predict.py").write_text(EXAMPLES[predictor.kind].format(runtime=runtime, load=load, calibrate=CALIBRATE))
     package = "openvino" if fmt == "openvino" else "onnxruntime"
     (out / "README.md").write_text(
         f"# {predictor.run_dir.name}, exported\n\nA {predictor.kind} sentiment classifier for English movie reviews "
         f"(positive or negative), from `imdb-sentiment export`: {runtime} ({fmt}) in {precision}, reading "
-        f"{m.max_length} tokens ({m.truncation}). P(positive) = sigmoid(margin / {predictor.temperature:g}) "
-        f"(temperature scaling fitted on the run's validation split; 1 means none). `python predict.py \"A moving "
+        f"{m.max_length} tokens ({m.truncation}). P(positive) = sigmoid(margin) with the run's "
+        f"calibration ({predictor.calibration.describe()}; fitted on its validation split). `python predict.py \"A moving "
         f"film.\"` runs it with {package}{' and tokenizers' if predictor.kind == 'transformer' else ''} and numpy "
         f"only.\n")
     return out

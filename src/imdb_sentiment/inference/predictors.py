@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.special import expit
 
 from imdb_sentiment.core import hardware, runs
 from imdb_sentiment.core.text import LONG_TEXT, clip
-from imdb_sentiment.inference.calibration import read_temperature
+from imdb_sentiment.inference.calibration import Calibration, read_calibration
 
 LABELS = ("negative", "positive")
 UNCERTAIN = "uncertain"  # the label of a review below --min_confidence
@@ -30,10 +29,10 @@ UNCERTAIN = "uncertain"  # the label of a review below --min_confidence
 @dataclass
 class Prediction:
     label: str | None
-    p_positive: float | None  # P(positive), whichever label was chosen; calibrated where the run has a temperature
+    p_positive: float | None  # P(positive), whichever label was chosen; calibrated where the run has a calibration
     truncated: bool = False  # the review was longer than the model reads
     error: str | None = None
-    margin: float | None = None  # the model's raw logit for positive against negative, before any temperature
+    margin: float | None = None  # the model's raw logit for positive against negative, before any calibration
 
 
 def validate(text: object) -> str | None:
@@ -48,7 +47,7 @@ class Predictor:
     """Base: validates items, batches the good ones by length, and maps probabilities back."""
 
     kind: str
-    temperature = 1.0  # temperature scaling fitted on the run's validation split (inference/calibration.py)
+    calibration = Calibration()  # fitted on the run's validation split (inference/calibration.py)
     min_confidence: float | None = None  # below it, the label is "uncertain" (abstention)
     long_text = "truncate"  # or "windows" / "windows_max": read all of a long review (LONG_TEXT)
 
@@ -58,7 +57,7 @@ class Predictor:
         self.batch_size = batch_size
         self.quantized: str | None = None
         self.precision = "fp32"
-        self.temperature = read_temperature(self.run_dir) or 1.0
+        self.calibration = read_calibration(self.run_dir)
 
     def use_precision(self, precision: str) -> None:
         """Run the model under bf16 autocast (weights stay fp32): faster on CPUs with native bf16 instructions."""
@@ -113,7 +112,7 @@ class Predictor:
             margins = self.in_length_order(ids, self._margins, progress, f"predict {self.name}")
         else:
             margins, truncated = self._window_margins(clipped, progress), [False] * len(clipped)
-        probs = expit(margins / self.temperature)
+        probs = self.calibration.p_positive(margins)
         for k, i in enumerate(good):
             cut = bool(truncated[k]) or len(clipped[k]) < len(texts[i])
             label = LABELS[int(margins[k] >= 0)]

@@ -1,0 +1,37 @@
+"""The calibration each run keeps, and what the other method would have done: the table of
+results/calibration/README.md, from the runs' calibration.json (written by `imdb-sentiment calibrate RUN --method
+best`), copied beside it.
+
+    python bench/calibration_table.py runs/tfidf-nbsvm runs/mpnet-base ... --out results/calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("| run | kept | cross-validated ECE: temperature / isotonic | validation ECE | test ECE |")
+    print("|---|---|---|---|---|")
+    for run in map(Path, args.runs):
+        saved = json.loads((run / "calibration.json").read_text())
+        shutil.copy(run / "calibration.json", args.out / f"{run.resolve().name}.json")
+        cv = saved.get("cross_validated_ece", {})
+        kept = saved["method"] + (f" (T = {saved['temperature']:.3f})" if saved["method"] == "temperature" else "")
+        test = (f"{saved['test_ece_before']:.2%} -> **{saved['test_ece_after']:.2%}**" if "test_ece_after" in saved
+                else "no saved test scores")
+        print(f"| {run.resolve().name} | {kept} | {cv.get('temperature', float('nan')):.2%} / "
+              f"{cv.get('isotonic', float('nan')):.2%} | {saved['ece_before']:.2%} -> {saved['ece_after']:.2%} "
+              f"| {test} |")
+
+
+if __name__ == "__main__":
+    main()
