@@ -32,7 +32,12 @@ def test_predict_without_a_run_uses_the_built_in_model(capsys):
 
 
 def test_export_stores_half_precision_weights_that_score_as_the_run_did(bilstm_run, imdb_dir, tmp_path):
-    card = builtin.export(bilstm_run, tmp_path / "builtin", str(imdb_dir))
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("Sentiment\tText\tbatch_id\nPositive\tA superb film.\t1\nNegative\tA dull film.\t1\n")
+    card = builtin.export(bilstm_run, tmp_path / "builtin", str(imdb_dir), str(pairs))
+    assert card["dev_pairs"]["pairs"] == 1
+    assert "Counterfactual dev pairs (1)" in (tmp_path / "builtin" / "MODEL.md").read_text()
+    assert (tmp_path / "builtin" / "calibration.json").exists() == (bilstm_run / "calibration.json").exists()
     run_metrics = json.loads((bilstm_run / "metrics.json").read_text())
     assert card["test_accuracy_fp32"] == run_metrics["test_accuracy"]
     assert card["test_accuracy_fp16"] == pytest.approx(run_metrics["test_accuracy"], abs=0.01)

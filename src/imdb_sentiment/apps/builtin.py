@@ -1,11 +1,12 @@
 """The model that ships with the package: `predict` and `serve` use it when no --run is given.
 
     python -m imdb_sentiment.apps.builtin runs/bilstm-distilled   # export a finished BiLSTM run as the built-in model
+    python -m imdb_sentiment.apps.builtin RUN --pairs ../shared/data/counterfactual_imdb/dev_paired.tsv  # card: pairs
 
 It is a BiLSTM run directory stored compactly: half-precision safetensors (the embeddings included, so no GloVe file
-is read at load time), its vocabulary and run.json, and a model card (MODEL.md, card.json). Export scores the
-half-precision copy on the whole test set, so the card states the accuracy of what ships, beside the run's own;
-`imdb-sentiment evaluate builtin` scores it again.
+is read at load time), its vocabulary, run.json and calibration, and a model card (MODEL.md, card.json). Export
+scores the half-precision copy on the whole test set (and, given them, on counterfactual dev pairs), so the card
+states the accuracy of what ships, beside the run's own; `imdb-sentiment evaluate builtin` scores it again.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from imdb_sentiment.core import runs
 CARD = "card.json"
 
 
-def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | None = None) -> dict:
+def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | None = None,
+           pairs: str | None = None) -> dict:
     """Write `run_dir` (a finished BiLSTM run) as a built-in model into `out`, and return its card."""
+    from imdb_sentiment.inference.calibration import CALIBRATION
     from imdb_sentiment.inference.evaluate import evaluate_run
+    from imdb_sentiment.inference.pairs import evaluate_pairs
 
     run_dir, out = Path(run_dir), Path(out)
     info = runs.read_run(run_dir)
@@ -40,7 +44,10 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
     (tmp / "model.safetensors").chmod(0o644)  # safetensors writes 0600; an installed package is read by all
     shutil.copy(run_dir / "vocab.json", tmp / "vocab.json")
     runs.write_json(tmp / "run.json", info)
+    if (run_dir / CALIBRATION).exists():
+        shutil.copy(run_dir / CALIBRATION, tmp / CALIBRATION)
     shipped = evaluate_run(tmp, "test", data)
+    paired = evaluate_pairs(tmp, pairs, "Text", "Sentiment") if pairs else None
     card = {
         "model": f"BiLSTM ({metrics['variant']})", "labels": "English movie reviews, as positive or negative",
         "test_accuracy_fp32": metrics["test_accuracy"], "test_accuracy_fp16": shipped["accuracy"],
@@ -48,6 +55,9 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
         "size_bytes": sum(p.stat().st_size for p in tmp.iterdir()),
         "training_command": metrics["command"], "training_hardware": metrics["hardware"],
         "trained": metrics["date"], "commit": _commit(), "exported": runs.today(),
+        "train_pairs": info["config"]["data"].get("augment_pairs"),
+        "dev_pairs": paired and {k: paired[k] for k in ("data", "pairs", "original_accuracy", "revision_accuracy",
+                                                         "consistency")},
     }
     runs.write_json(tmp / CARD, card)
     (tmp / "MODEL.md").write_text(model_card(card))
@@ -58,6 +68,12 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
 def model_card(card: dict) -> str:
     teacher = (f"distilled from the fine-tuned Transformer `{card['teacher']}` (it learned the teacher's logits)"
                if card["teacher"] else "trained on the IMDB labels")
+    if card.get("train_pairs"):
+        teacher += ", with Kaushik et al.'s human-edited counterfactual train pairs added"
+    paired = card.get("dev_pairs")
+    pairs_row = (f"| Counterfactual dev pairs ({paired['pairs']}): originals / revisions / both of a pair right | "
+                 f"{paired['original_accuracy']:.1%} / {paired['revision_accuracy']:.1%} / "
+                 f"{paired['consistency']:.1%} |\n" if paired else "")
     return f"""# Built-in model: {card['model']}
 
 Labels **{card['labels']}**. Trained on the 25,000 IMDB training reviews (22,500 after the validation split);
@@ -68,7 +84,7 @@ several points less accurate (results/report.md, "Other data"), and other langua
 |---|---|
 | Test accuracy, {card['test_n']:,} IMDB test reviews, as shipped (fp16 weights) | {card['test_accuracy_fp16']:.2%} |
 | Test accuracy of the training run (fp32) | {card['test_accuracy_fp32']:.2%} |
-| Training | {teacher} |
+{pairs_row}| Training | {teacher} |
 | Parameters | {card['params']:,} ({card['size_bytes'] / 1e6:.1f} MB on disk, weights in fp16) |
 | Training command | `{card['training_command']}` |
 | Trained on | {card['training_hardware']}, {card['trained']} |
@@ -91,8 +107,9 @@ def main() -> None:
     parser.add_argument("run_dir", help="a finished BiLSTM run")
     parser.add_argument("--out", default=str(runs.BUILTIN_DIR))
     parser.add_argument("--data", help="aclImdb folder or tarball (default: the run's own)")
+    parser.add_argument("--pairs", help="counterfactual dev pairs (Kaushik et al.'s dev_paired.tsv) for the card")
     args = parser.parse_args()
-    card = export(args.run_dir, args.out, args.data)
+    card = export(args.run_dir, args.out, args.data, args.pairs)
     print(json.dumps(card, indent=2))
 
 
