@@ -38,6 +38,8 @@ def test_export_stores_half_precision_weights_that_score_as_the_run_did(bilstm_r
     assert card["dev_pairs"]["pairs"] == 1
     assert "Counterfactual dev pairs (1)" in (tmp_path / "builtin" / "MODEL.md").read_text()
     assert (tmp_path / "builtin" / "calibration.json").exists() == (bilstm_run / "calibration.json").exists()
+    assert f"| Calibration of P(positive), fitted on its validation split | {card['calibration']} |" in \
+        (tmp_path / "builtin" / "MODEL.md").read_text()
     run_metrics = json.loads((bilstm_run / "metrics.json").read_text())
     assert card["test_accuracy_fp32"] == run_metrics["test_accuracy"]
     assert card["test_accuracy_fp16"] == pytest.approx(run_metrics["test_accuracy"], abs=0.01)

@@ -27,7 +27,7 @@ CARD = "card.json"
 def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | None = None,
            pairs: str | None = None) -> dict:
     """Write `run_dir` (a finished BiLSTM run) as a built-in model into `out`, and return its card."""
-    from imdb_sentiment.inference.calibration import CALIBRATION
+    from imdb_sentiment.inference.calibration import CALIBRATION, read_calibration
     from imdb_sentiment.inference.evaluate import evaluate_run
     from imdb_sentiment.inference.pairs import evaluate_pairs
 
@@ -56,6 +56,7 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
         "training_command": metrics["command"], "training_hardware": metrics["hardware"],
         "trained": metrics["date"], "commit": _commit(), "exported": runs.today(),
         "train_pairs": info["config"]["data"].get("augment_pairs"),
+        "calibration": read_calibration(tmp).describe(),
         "dev_pairs": paired and {k: paired[k] for k in ("data", "pairs", "original_accuracy", "revision_accuracy",
                                                          "consistency")},
     }
@@ -84,7 +85,8 @@ several points less accurate (results/report.md, "Other data"), and other langua
 |---|---|
 | Test accuracy, {card['test_n']:,} IMDB test reviews, as shipped (fp16 weights) | {card['test_accuracy_fp16']:.2%} |
 | Test accuracy of the training run (fp32) | {card['test_accuracy_fp32']:.2%} |
-{pairs_row}| Training | {teacher} |
+{pairs_row}| Calibration of P(positive), fitted on its validation split | {card.get('calibration', 'none')} |
+| Training | {teacher} |
 | Parameters | {card['params']:,} ({card['size_bytes'] / 1e6:.1f} MB on disk, weights in fp16) |
 | Training command | `{card['training_command']}` |
 | Trained on | {card['training_hardware']}, {card['trained']} |
