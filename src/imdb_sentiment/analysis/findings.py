@@ -159,8 +159,10 @@ def versus_full_runs(models: dict, pairs: list[dict], full_accuracy: dict[str, f
 def rivals(models: dict, pairs: list[dict]) -> list[list[str]]:
     """Rows of each model against the best model and against its nearest rival in accuracy."""
     p_values, ranked = pair_p_values(pairs), by_accuracy(models)
+    if len(ranked) < 2:  # one model has no rival
+        return []
     rows = []
-    for name in ranked if len(ranked) > 1 else []:  # one model has no rival
+    for name in ranked:
         others = [n for n in ranked if n != name]
         nearest = min(others, key=lambda n: abs(models[n]["accuracy"] - models[name]["accuracy"]))
         cells = [name, f"{models[name]['accuracy']:.2%}"]

@@ -92,9 +92,8 @@ def _saved(output_dir: str | Path, test) -> tuple[dict, dict]:
     with np.load(out / SCORES) as scores:
         models = {name: {**m, "probs": scores[name]} for name, m in saved["models"].items()}
     for m in models.values():  # a calibration fitted since the report was scored, where the run is still here
-        run_dir = Path(m.get("run_dir") or "")
-        if m.get("run_dir") and (run_dir / CALIBRATION).exists():
-            m["calibration"] = read_calibration(run_dir).settings() or None
+        if m.get("run_dir") and (Path(m["run_dir"]) / CALIBRATION).exists():
+            m["calibration"] = read_calibration(Path(m["run_dir"])).settings() or None
     return saved, {"test": test, "models": models, "counterfactual": saved.get("counterfactual"), **{k: saved[k] for k in (
         "batch_size", "latency_reviews", "throughput_reviews", "hardware", "date", "other_data", "train_samples")}}
 

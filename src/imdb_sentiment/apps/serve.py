@@ -293,7 +293,8 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
             attribution = (await explain(predictor, text, r.p_positive)
                            if request.explain and r.error is None else None)
             rows.append(ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
-                                    margin=r.margin, temperature=predictor.calibration.settings().get("temperature"),
+                                    margin=r.margin, temperature=predictor.calibration.temperature
+                                    if predictor.calibration.method == "temperature" else None,
                                     calibration=predictor.calibration.method, truncated=r.truncated, error=r.error,
                                     latency_ms=None if r.error else round(latency, 2), attribution=attribution,
                                     attribution_words=min(len(text.split()), limits.explain_words)

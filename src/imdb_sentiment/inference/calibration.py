@@ -154,7 +154,8 @@ def read_calibration(run_dir: Path) -> Calibration:
         return Calibration()
     try:
         saved = json.loads(path.read_text())
-        saved["temperature"]  # noqa: B018 (a calibration file always names its temperature)
+        if "temperature" not in saved:  # every calibration file names its temperature, 1 for an isotonic map
+            raise KeyError("temperature")
         calibration = Calibration.from_settings(saved)
     except (ValueError, KeyError, TypeError) as err:
         raise runs.RunError(f"{path} is not a calibration this version wrote ({err}); delete it and run "

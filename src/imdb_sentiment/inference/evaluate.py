@@ -154,8 +154,7 @@ def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | 
 
 def calibration_summary(name: str, result: dict) -> str:
     line = (f"{name}: {Calibration.from_settings(result).describe()} (fitted on {result['reviews']:,} validation "
-            f"reviews); "
-            f"expected calibration error {result['ece_before']:.2%} -> {result['ece_after']:.2%}")
+            f"reviews); expected calibration error {result['ece_before']:.2%} -> {result['ece_after']:.2%}")
     if "test_ece_before" in result:
         line += f", on the test set {result['test_ece_before']:.2%} -> {result['test_ece_after']:.2%}"
     return line
