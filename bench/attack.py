@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import pickle
 import subprocess
@@ -99,46 +100,78 @@ def timed_plain(url: str, n: int) -> list[float]:
     return latencies
 
 
-def explain_flood(url: str, pid: int, clients: int, seconds: float, plain_requests: int) -> dict:
-    words = "the film was a quiet disaster though the lead actor tried hard and the music soared ".split()
-    review = " ".join(words[i % len(words)] for i in range(150_000))[:990_000]  # just under the 1 MB body limit
+FLOOD_WORDS = "the film was a quiet disaster though the lead actor tried hard and the music soared ".split()
+
+
+def flood(url: str, clients: int, stop, outcome, addresses: list[str]) -> None:
+    """`clients` threads posting explain requests with bodies just under the 1 MB limit until `stop` is set; run in
+    a process of its own, so that its interpreter lock does not slow the timed client (an attacker's does not), and
+    from other loopback addresses than the timed client's (an attacker is not the user being served); client k
+    sends from addresses[k % len(addresses)]."""
+    review = " ".join(FLOOD_WORDS[i % len(FLOOD_WORDS)] for i in range(150_000))[:990_000]
+    body = json.dumps({"texts": [review], "explain": True}).encode()
     statuses: dict[int, int] = {}
-    stop = threading.Event()
     explain_seconds = []
 
-    def flood() -> None:
-        with httpx.Client(timeout=120) as http:
+    def client(address: str) -> None:
+        with httpx.Client(timeout=120, headers={"content-type": "application/json"},
+                          transport=httpx.HTTPTransport(local_address=address)) as http:
             while not stop.is_set():
                 start = time.perf_counter()
                 try:
-                    status = http.post(f"{url}/predict", json={"texts": [review], "explain": True}).status_code
+                    status = http.post(f"{url}/predict", content=body).status_code
                 except httpx.HTTPError:
                     status = 0
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == 200:
                     explain_seconds.append(time.perf_counter() - start)
 
-    timed_plain(url, 20)  # warm-up
-    idle = timed_plain(url, plain_requests)
-    threads = [threading.Thread(target=flood) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(addresses[k % len(addresses)],)) for k in range(clients)]
     for thread in threads:
         thread.start()
+    for thread in threads:
+        thread.join()
+    outcome.put({"statuses": statuses, "explain_seconds": explain_seconds, "body_bytes": len(body)})
+
+
+def descendants(pid: int) -> list[int]:
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return children + [d for c in children for d in descendants(c)]
+
+
+def tree_rss_mb(pid: int) -> float:
+    """The server's memory with its explanation workers'."""
+    return sum(rss_mb(p) for p in [pid, *descendants(pid)])
+
+
+def explain_flood(url: str, pid: int, clients: int, seconds: float, plain_requests: int, addresses: int = 1) -> dict:
+    """Plain requests' latency on the idle server, then under a flood of explain requests from `clients` clients
+    spread over `addresses` loopback addresses (127.0.0.2, ...: one attacker, or several)."""
+    sources = [f"127.0.0.{2 + k}" for k in range(addresses)]
+    timed_plain(url, 20)  # warm-up
+    idle = timed_plain(url, plain_requests)
+    stop, outcome = multiprocessing.Event(), multiprocessing.Queue()
+    flooder = multiprocessing.Process(target=flood, args=(url, clients, stop, outcome, sources))
+    flooder.start()
     time.sleep(2)
     memory, under_flood, deadline = [], [], time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         under_flood += timed_plain(url, 10)
-        memory.append(rss_mb(pid))
+        memory.append(tree_rss_mb(pid))
     stop.set()
-    for thread in threads:
-        thread.join()
+    flooded = outcome.get()
+    flooder.join()
+    explain_seconds = flooded["explain_seconds"]
     p95_idle, p95_flood = float(np.percentile(idle, 95)), float(np.percentile(under_flood, 95))
-    return {"flood_clients": clients, "flood_seconds": seconds, "explain_body_bytes": len(review),
-            "explain_statuses": {str(k): v for k, v in sorted(statuses.items())},
+    return {"flood_clients": clients, "flood_from": sources, "flood_seconds": seconds, "explain_body_bytes": flooded["body_bytes"],
+            "explain_statuses": {str(k): v for k, v in sorted(flooded["statuses"].items())},
             "explain_seconds_median": round(float(np.median(explain_seconds)), 2) if explain_seconds else None,
             "plain_requests_idle": len(idle), "plain_requests_under_flood": len(under_flood),
+            "plain_p50_ms_idle": round(float(np.percentile(idle, 50)), 1),
+            "plain_p50_ms_under_flood": round(float(np.percentile(under_flood, 50)), 1),
             "plain_p95_ms_idle": round(p95_idle, 1), "plain_p95_ms_under_flood": round(p95_flood, 1),
             "p95_ratio": round(p95_flood / p95_idle, 2), "target_ratio": 2.0,
-            "server_rss_mb_max": round(max(memory), 1)}
+            "server_rss_mb_max": round(max(memory), 1), "server_processes": len(descendants(pid)) + 1}
 
 
 def two_writers(work: Path, data: str) -> dict:
@@ -155,33 +188,44 @@ def two_writers(work: Path, data: str) -> dict:
             "lock_left": (out / ".lock").exists()}
 
 
+ATTACKS = ["malicious_pickle", "host_header", "explain_flood", "two_writers"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("IMDB_SENTIMENT_DATA"), help="aclImdb folder or tarball")
     parser.add_argument("--flood_clients", type=int, default=4)
+    parser.add_argument("--flood_addresses", type=int, default=1, help="loopback addresses the flood comes from")
     parser.add_argument("--flood_seconds", type=float, default=60)
     parser.add_argument("--plain_requests", type=int, default=200, help="plain requests timed on the idle server")
+    parser.add_argument("--serve_flags", default="", help='flags for the flooded server, e.g. "--explain_share 0.1"')
+    parser.add_argument("--only", choices=ATTACKS, action="append", help="run only these attacks (default: all)")
     parser.add_argument("--json", help="write the outcome here")
     args = parser.parse_args()
+    chosen = args.only or ATTACKS
     if not args.data:
         raise SystemExit("give --data or set IMDB_SENTIMENT_DATA")
     result = {"hardware": hardware(), "date": today(), "command": " ".join(["python", *sys.argv])}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        result["malicious_pickle"] = malicious_pickle(work, args.data)
-        print(json.dumps(result["malicious_pickle"]))
-        server, url = started_server([])
-        try:
-            result["host_header"] = host_headers(url)
-            print(json.dumps(result["host_header"]))
-            result["explain_flood"] = explain_flood(url, server.pid, args.flood_clients, args.flood_seconds,
-                                                    args.plain_requests)
-            print(json.dumps(result["explain_flood"]))
-        finally:
-            server.terminate()
-            server.wait()
-        result["two_writers"] = two_writers(work, args.data)
-        print(json.dumps(result["two_writers"]))
+        if "malicious_pickle" in chosen:
+            result["malicious_pickle"] = malicious_pickle(work, args.data)
+        if {"host_header", "explain_flood"} & set(chosen):
+            server, url = started_server(args.serve_flags.split())
+            try:
+                if "host_header" in chosen:
+                    result["host_header"] = host_headers(url)
+                if "explain_flood" in chosen:
+                    result["explain_flood"] = explain_flood(url, server.pid, args.flood_clients, args.flood_seconds,
+                                                            args.plain_requests, args.flood_addresses)
+                    result["explain_flood"]["serve_flags"] = args.serve_flags
+            finally:
+                server.terminate()
+                server.wait()
+        if "two_writers" in chosen:
+            result["two_writers"] = two_writers(work, args.data)
+        for attack in chosen:
+            print(attack, json.dumps(result[attack]))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

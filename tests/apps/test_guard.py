@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from imdb_sentiment.apps import serve as serve_module
+from imdb_sentiment.apps.guard import ClientBudget
 from imdb_sentiment.apps.serve import Access, Limits, create_app
 
 
@@ -159,3 +160,47 @@ def test_refused_explanations_are_answered_before_their_body_is_parsed(bilstm_ru
     assert plain.status_code == 200 and plain.json()["results"][0]["models"][0]["label"] in ("positive", "negative")
     chunks = (part for part in [b'{"texts": ["', b"x" * 20_000, b'"], "explain": true}'])
     assert client.post("/predict", content=chunks, headers={"content-type": "application/json"}).status_code == 413
+
+
+def _call(app, client: str, body_bytes: int, chunked: bool = False):
+    """One request through an ASGI app from `client`; (status, headers, whether the body was read)."""
+    sent, read = [], []
+
+    async def receive():
+        read.append(True)
+        return {"type": "http.request", "body": b"x" * body_bytes, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [] if chunked else [(b"content-length", str(body_bytes).encode())]
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": headers, "client": (client, 5000)}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], dict(sent[0]["headers"]), bool(read)
+
+
+async def _reads_and_answers(scope, receive, send):
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_client_over_its_byte_budget_is_refused_before_its_body_is_read():
+    budget = ClientBudget(_reads_and_answers, bytes_per_second=1000, burst=1500, hold_seconds=0.05)
+    assert _call(budget, "10.0.0.1", 1000) == (200, {}, True)
+    status, headers, read = _call(budget, "10.0.0.1", 1000)  # 500 bytes left
+    assert status == 429 and not read and headers[b"connection"] == b"close"
+    assert int(headers[b"retry-after"]) >= 1  # refused requests are charged too: the flooder waits its debt out
+    assert _call(budget, "10.0.0.2", 1000)[0] == 200  # another address has its own budget
+    assert _call(budget, "10.0.0.3", 2000, chunked=True)[0] == 200  # a chunked body is charged as it arrives...
+    assert _call(budget, "10.0.0.3", 10)[0] == 429  # ...and counts against the next request
+    assert _call(ClientBudget(_reads_and_answers, 0, 0), "10.0.0.1", 10**6)[0] == 200  # 0: no budget
+
+
+def test_serve_refuses_a_flood_from_one_address_and_serves_the_others(bilstm_run):
+    app = create_app([str(bilstm_run)], Limits(client_bytes_per_second=10_000, max_body_bytes=40_000),
+                     access=Access(allowed_hosts=("*",)))
+    body = {"texts": ["a fine film " * 3000]}  # 36 kB of a 40 kB burst
+    flooder = TestClient(app, client=("10.0.0.9", 1234))
+    assert [flooder.post("/predict", json=body).status_code for _ in range(2)] == [200, 429]
+    assert TestClient(app, client=("10.0.0.8", 1234)).post("/predict", json=body).status_code == 200

@@ -6,9 +6,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from imdb_sentiment.apps.serve import Access, Limits, create_app, occlusion
-from imdb_sentiment.inference.calibration import margins_of
-from imdb_sentiment.inference.predictors import Predictor
+from imdb_sentiment.apps.serve import Access, Limits, create_app
 
 
 @pytest.fixture(scope="module")
@@ -33,31 +31,6 @@ def test_predict_puts_the_models_side_by_side(client, bilstm_run, transformer_ru
         assert "probability" not in model  # the 0.1 name of p_positive, dropped in 0.2
         assert [span for span, _ in model["attribution"]] == ["A", "superb,", "wonderful", "film."]
     assert all(m["error"] == "empty review" for m in second["models"])
-
-
-class CountingPredictor(Predictor):
-    """P(positive) = share of words that are "good": occlusion weights are known exactly."""
-
-    kind, name = "stub", "stub"
-
-    def __init__(self):
-        self.batch_size = 8
-
-    def _encode(self, texts):
-        return list(texts), [False] * len(texts)
-
-    def _margins(self, texts):
-        return margins_of([t.split().count("good") / len(t.split()) for t in texts])
-
-
-def test_occlusion_weights_are_the_change_in_probability():
-    predictor = CountingPredictor()
-    weights = occlusion(predictor, "good bad good bad", base_p_positive=0.5, max_spans=10)
-    assert [span for span, _ in weights] == ["good", "bad", "good", "bad"]
-    # Removing a "good" leaves 1/3 good (P falls, weight +1/6); removing a "bad" leaves 2/3 good (weight -1/6).
-    assert [w for _, w in weights] == pytest.approx([1 / 6, -1 / 6, 1 / 6, -1 / 6], abs=1e-4)
-    spans = occlusion(predictor, "good good bad bad", base_p_positive=0.5, max_spans=2)
-    assert spans == [("good good", 0.5), ("bad bad", -0.5)]
 
 
 def test_long_reviews_are_explained_in_spans(client):

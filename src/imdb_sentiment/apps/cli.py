@@ -187,7 +187,8 @@ def _serve(args) -> None:
     limits = Limits(args.max_body_bytes, args.max_batch, serve_batch=args.serve_batch,
                     batch_wait_ms=args.batch_wait_ms, explain_words=args.explain_words,
                     explain_concurrency=args.explain_concurrency, explain_seconds=args.explain_seconds,
-                    explain_share=args.explain_share)
+                    explain_share=args.explain_share, client_bytes_per_second=args.client_bytes_per_second,
+                    explain_nice=None if args.explain_nice < 0 else args.explain_nice)
     api_key = args.api_key or os.environ.get("IMDB_SENTIMENT_API_KEY") or None
     serve(args.runs or [BUILTIN], args.host, args.port, limits, args.quantize, args.precision, args.trust_pickles,
           api_key, tuple(filter(None, args.allowed_hosts.split(","))), args.min_confidence)
@@ -341,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an explanation's time budget per request, then 503 (default: 10)")
     web.add_argument("--explain_share", type=float, default=0.25,
                      help="most of the time spent explaining; past it, explain requests get 503 (default: 0.25)")
+    web.add_argument("--explain_nice", type=int, default=19,
+                     help="explain in worker processes this much nicer than the server, so that plain requests "
+                          "preempt them (default: 19; -1 explains in the server's threads)")
+    web.add_argument("--client_bytes_per_second", type=float, default=2_000_000,
+                     help="request-body bytes a second each client address may send, then 429 before the body is "
+                          "read (default: 2,000,000; 0 for none, e.g. behind a proxy that limits each client)")
     add_inference_flags(web)
     add_answer_flags(web, long_text=False)
     web.set_defaults(func=_serve)

@@ -1,5 +1,6 @@
 """What `serve` needs before it faces a network: an optional API key, a check of the Host header against DNS
-rebinding, and headers that keep browsers from running or framing anything the page did not mean to.
+rebinding, headers that keep browsers from running or framing anything the page did not mean to, and a budget of
+request-body bytes per client address.
 
 The key, when set, is asked of every route but the page's static files (the page and its script): `X-API-Key: KEY`
 or `Authorization: Bearer KEY`, compared in constant time. A web page on another site that resolves its own name to
@@ -9,9 +10,12 @@ in `allowed_hosts` are answered.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
+import math
+import time
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
@@ -70,6 +74,62 @@ class Guard:
     def _has_key(self, headers: dict) -> bool:
         given = headers.get(b"x-api-key") or headers.get(b"authorization", b"").removeprefix(b"Bearer ").strip()
         return bool(given) and hmac.compare_digest(given, self.api_key)
+
+
+class ClientBudget:
+    """ASGI middleware: each client address may send `bytes_per_second` of request bodies, in bursts of up to
+    `burst` bytes. A request whose declared length is over what its client has left gets 429 from its headers alone,
+    and its connection is closed, so that its body is never read: reading near-1 MB bodies hundreds of times a
+    second (a flood of requests that will be refused anyway) is what took the cores from everyone else.
+
+    A refused request is charged too, and its 429 is held back until the client's budget would allow it, for up to
+    `hold_seconds` (as nginx's limit_req delays rather than refuses). Refusing at once only made the flood faster:
+    hundreds of connections a second, each opened, parsed and closed, still took most of a core; a held request
+    costs a sleeping coroutine, and a client that keeps sending over its budget stays refused until it stops (its
+    debt is bounded by `max_debt_seconds` of budget). A body sent in chunks, with no declared length, is charged as
+    it arrives. Behind a proxy every client has the proxy's address: turn this off there (`bytes_per_second` 0) and
+    let the proxy limit each client."""
+
+    def __init__(self, app, bytes_per_second: float, burst: int, hold_seconds: float = 2.0,
+                 max_debt_seconds: float = 30.0, max_clients: int = 10_000):
+        self.app, self.rate, self.burst, self.hold = app, bytes_per_second, burst, hold_seconds
+        self.max_debt, self.max_clients = max_debt_seconds * bytes_per_second, max_clients
+        self.clients: dict[str, tuple[float, float]] = {}  # address -> (bytes left, when)
+
+    def left(self, client: str, now: float) -> float:
+        left, when = self.clients.get(client, (self.burst, now))
+        return min(self.burst, left + (now - when) * self.rate)
+
+    def charge(self, client: str, size: int) -> None:
+        now = time.monotonic()
+        if len(self.clients) >= self.max_clients and client not in self.clients:
+            self.clients = {c: v for c, v in self.clients.items() if self.left(c, now) < self.burst}
+        self.clients[client] = (max(-self.max_debt, self.left(client, now) - size), now)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.rate:
+            return await self.app(scope, receive, send)
+        client = (scope.get("client") or ("unknown",))[0]
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit():
+            size, left = int(declared), self.left(client, time.monotonic())
+            if size > left:
+                self.charge(client, size)
+                wait = (size - self.left(client, time.monotonic())) / self.rate
+                await asyncio.sleep(min(self.hold, wait))
+                retry = math.ceil(max(0.0, wait - self.hold))
+                return await _reply(send, 429, f"over {self.rate:,.0f} request bytes a second from this address; "
+                                               f"retry in {retry} s", [(b"retry-after", str(retry).encode()),
+                                                                       (b"connection", b"close")])
+            self.charge(client, size)
+            return await self.app(scope, receive, send)
+
+        async def charged_receive():
+            message = await receive()
+            self.charge(client, len(message.get("body", b"")))
+            return message
+
+        await self.app(scope, charged_receive, send)
 
 
 async def _reply(send, status: int, detail: str, extra_headers: list | None = None) -> None:

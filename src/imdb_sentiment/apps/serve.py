@@ -5,13 +5,13 @@
 Concurrent requests are batched: each model collects the reviews that arrive within `batch_wait_ms` of each other
 (up to `serve_batch`) and labels them in one call, off the event loop.
 
-Word attributions are by occlusion: each word (or span of words, for long reviews) is removed in turn and the
-change in P(positive) is its weight; positive weights pushed the model toward "positive". Model-agnostic, so the
-BiLSTM, the Transformer and the TF-IDF baseline are explained the same way. Each costs one forward pass per span,
-so only the first `explain_words` words are explained, at most `explain_concurrency` requests explain at once, at
-most `explain_share` of the time goes to explaining (others get 503 at once rather than queueing), and an explanation
-that runs past `explain_seconds` is abandoned with 503.
+Word attributions are by occlusion (apps/explain.py), at one forward pass per span of words, so only the first
+`explain_words` words are explained, at most `explain_concurrency` requests explain at once, at most `explain_share`
+of the time goes to explaining (others get 503 at once rather than queueing), and an explanation that runs past
+`explain_seconds` is abandoned with 503. With `explain_nice` (the command's default), explanations run in worker
+processes at that niceness, which plain requests preempt.
 
+Each client address may send `client_bytes_per_second` of request bodies; past that, 429 from the headers alone.
 On any address but loopback, see apps/guard.py: an API key, the Host check and the security headers.
 """
 
@@ -32,7 +32,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
-from imdb_sentiment.apps.guard import Guard, is_loopback
+from imdb_sentiment.apps.explain import ExplainWorkers, ExplanationsStarting, occlusion
+from imdb_sentiment.apps.guard import ClientBudget, Guard, is_loopback
 from imdb_sentiment.inference.predictors import Predictor, load_predictor
 
 log = logging.getLogger("imdb_sentiment.serve")
@@ -50,6 +51,8 @@ class Limits:
     explain_concurrency: int = 1  # requests explaining at once (on 2 cores, one leaves the other to plain requests)
     explain_seconds: float = 10.0  # an explanation's time budget per request
     explain_share: float = 0.25  # of the time, at most, spent explaining (after one taking t s, none for 3t s)
+    explain_nice: int | None = None  # explain in worker processes this much nicer (`serve`: 19); None: in threads
+    client_bytes_per_second: float = 2_000_000  # request bodies per client address (0: no budget, as behind a proxy)
 
 
 class Batcher:
@@ -216,22 +219,6 @@ class ExplainGate:
 TOO_MANY_EXPLANATIONS = "too many explanations; retry shortly, or ask without explain"
 
 
-def occlusion(predictor: Predictor, text: str, base_p_positive: float, max_spans: int,
-              max_words: int | None = None) -> list[tuple[str, float]]:
-    """(span, P(positive) with the span minus P without it) for consecutive spans covering the review; a review over
-    `max_words` words is explained as its first `max_words` words alone."""
-    words = text.split()
-    if max_words and len(words) > max_words:
-        words = words[:max_words]
-        base_p_positive = predictor.predict([" ".join(words)])[0].p_positive
-    size = max(1, -(-len(words) // max_spans))
-    spans = [words[i:i + size] for i in range(0, len(words), size)]
-    variants = [" ".join(w for j, span in enumerate(spans) if j != k for w in span) or "." for k in range(len(spans))]
-    without = predictor.predict(variants)
-    return [(" ".join(span), round(base_p_positive - (r.p_positive if r.p_positive is not None else 0.5), 4))
-            for span, r in zip(spans, without)]
-
-
 @dataclass
 class Access:
     """Who may call the server: the address it is bound to, an API key, and other names it may be reached by."""
@@ -248,12 +235,17 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
     predictors = [load_predictor(run, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
                                  min_confidence=min_confidence) for run in run_dirs]
     batchers = [Batcher(p, limits.serve_batch, limits.batch_wait_ms) for p in predictors]
+    workers = None if limits.explain_nice is None else ExplainWorkers(
+        run_dirs, {"quantize": quantize, "precision": precision, "trust_pickles": trust_pickles,
+                   "min_confidence": min_confidence}, limits.explain_nice, limits.explain_concurrency)
     explaining = asyncio.Semaphore(limits.explain_concurrency)
     next_explanation = [0.0]  # when the explanations' share of the time allows the next one
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
     app = FastAPIOffline(title="imdb-sentiment", description=__doc__,
                          version=importlib.metadata.version("imdb-sentiment"))
     app.state.batchers = batchers
+    if workers:
+        app.router.add_event_handler("shutdown", workers.close)
     def explanations_refused() -> float | None:
         """Seconds until an explanation is taken, or None when one would be now."""
         wait = next_explanation[0] - time.monotonic()
@@ -261,6 +253,8 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
 
     app.add_middleware(ExplainGate, refused=explanations_refused)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(ClientBudget, bytes_per_second=limits.client_bytes_per_second,
+                       burst=int(max(limits.max_body_bytes, limits.client_bytes_per_second)))
     app.add_middleware(Guard, bound_host=access.host, api_key=access.api_key, allowed_hosts=access.allowed_hosts)
 
     @app.exception_handler(RequestValidationError)
@@ -275,11 +269,14 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
     def models() -> list[dict]:
         return [{"run": p.name, "kind": p.kind} for p in predictors]
 
-    async def explain(predictor: Predictor, text: str, p_positive: float) -> list[tuple[str, float]]:
-        return await asyncio.wait_for(asyncio.to_thread(occlusion, predictor, text, p_positive, limits.max_spans,
-                                                        limits.explain_words), limits.explain_seconds)
+    async def explain(model: int, text: str, p_positive: float) -> list[tuple[str, float]]:
+        args = (text, p_positive, limits.max_spans, limits.explain_words)
+        if workers:
+            return await asyncio.to_thread(workers.explain, model, *args, limits.explain_seconds)
+        return await asyncio.wait_for(asyncio.to_thread(occlusion, predictors[model], *args), limits.explain_seconds)
 
-    async def label(predictor: Predictor, batcher: Batcher, request: PredictRequest) -> list[ModelResult]:
+    async def label(model: int, request: PredictRequest) -> list[ModelResult]:
+        predictor, batcher = predictors[model], batchers[model]
         start = time.perf_counter()
         try:
             results = await batcher.predict(request.texts)
@@ -290,12 +287,17 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
         latency = 1000 * (time.perf_counter() - start) / len(request.texts)  # waiting for the batch included
         rows = []
         for text, r in zip(request.texts, results):
-            attribution = (await explain(predictor, text, r.p_positive)
-                           if request.explain and r.error is None else None)
+            attribution, error = None, r.error
+            if request.explain and r.error is None:
+                try:
+                    attribution = await explain(model, text, r.p_positive)
+                except RuntimeError as err:  # a worker's failure: on this model's entry, the others' answers stand
+                    log.error("%s failed to explain: %s", predictor.name, err)
+                    error = f"the explanation failed: {err}"
             rows.append(ModelResult(run=predictor.name, kind=predictor.kind, label=r.label, p_positive=r.p_positive,
                                     margin=r.margin, temperature=predictor.calibration.temperature
                                     if predictor.calibration.method == "temperature" else None,
-                                    calibration=predictor.calibration.method, truncated=r.truncated, error=r.error,
+                                    calibration=predictor.calibration.method, truncated=r.truncated, error=error,
                                     latency_ms=None if r.error else round(latency, 2), attribution=attribution,
                                     attribution_words=min(len(text.split()), limits.explain_words)
                                     if attribution is not None else None))
@@ -306,7 +308,7 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
         if len(request.texts) > limits.max_batch:
             raise HTTPException(413, f"{len(request.texts)} reviews in one request; the limit is {limits.max_batch}")
         if not request.explain:
-            per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
+            per_model = await asyncio.gather(*(label(model, request) for model in range(len(predictors))))
             return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
         # Explanations cost a forward pass per span: refuse at once rather than queue, and keep their share of the
         # time under explain_share, so a flood of them leaves plain requests their cores.
@@ -314,15 +316,19 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
         if wait is not None:
             raise HTTPException(503, TOO_MANY_EXPLANATIONS, headers={"Retry-After": str(round(wait))})
         async with explaining:
-            start = time.monotonic()
+            start, charged = time.monotonic(), True
             try:
-                per_model = await asyncio.gather(*(label(p, b, request) for p, b in zip(predictors, batchers)))
+                per_model = await asyncio.gather(*(label(model, request) for model in range(len(predictors))))
+            except ExplanationsStarting as err:
+                charged = False  # the workers' start is not time spent explaining
+                raise HTTPException(503, str(err), headers={"Retry-After": "5"}) from None
             except TimeoutError:
                 raise HTTPException(503, f"the explanation took over {limits.explain_seconds:g} s; ask for fewer "
                                          f"or shorter reviews") from None
             finally:
-                spent = time.monotonic() - start
-                next_explanation[0] = time.monotonic() + spent * (1 / limits.explain_share - 1)
+                if charged:
+                    spent = time.monotonic() - start
+                    next_explanation[0] = time.monotonic() + spent * (1 / limits.explain_share - 1)
         return PredictResponse(results=[ReviewResult(models=list(row)) for row in zip(*per_model)])
 
     @app.get("/", response_class=HTMLResponse)
