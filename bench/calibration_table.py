@@ -19,8 +19,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    print("| run | kept | cross-validated ECE: temperature / isotonic | validation ECE | test ECE |")
-    print("|---|---|---|---|---|")
+    print("| run | fitted on | kept | cross-validated ECE: temperature / isotonic | ECE where fitted | test ECE |")
+    print("|---|---|---|---|---|---|")
     for run in map(Path, args.runs):
         saved = json.loads((run / "calibration.json").read_text())
         shutil.copy(run / "calibration.json", args.out / f"{run.resolve().name}.json")
@@ -28,7 +28,9 @@ def main() -> None:
         kept = saved["method"] + (f" (T = {saved['temperature']:.3f})" if saved["method"] == "temperature" else "")
         test = (f"{saved['test_ece_before']:.2%} -> **{saved['test_ece_after']:.2%}**" if "test_ece_after" in saved
                 else "no saved test scores")
-        print(f"| {run.resolve().name} | {kept} | {cv.get('temperature', float('nan')):.2%} / "
+        fitted_on = ("validation" if saved.get("fitted_on", "validation").startswith("validation")
+                     else f"{saved['reviews']:,} out-of-fold training scores")
+        print(f"| {run.resolve().name} | {fitted_on} | {kept} | {cv.get('temperature', float('nan')):.2%} / "
               f"{cv.get('isotonic', float('nan')):.2%} | {saved['ece_before']:.2%} -> {saved['ece_after']:.2%} "
               f"| {test} |")
 

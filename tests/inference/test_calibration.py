@@ -104,3 +104,17 @@ def test_a_damaged_calibration_is_named(imdb_dir, tmp_path):
     (run / CALIBRATION).write_text('{"temperature": -1}')
     with pytest.raises(RunError, match="must be positive"):
         load_predictor(run)
+
+
+def test_a_tfidf_run_is_calibrated_on_out_of_fold_training_scores(imdb_dir, tmp_path, capsys, bilstm_run):
+    run = tmp_path / "run"
+    assert main(["train", "tfidf", "--data", str(imdb_dir), "--allow_partial_dataset", "--min_df", "1", "--C", "100",
+                 "--output_dir", str(run)]) == 0
+    train_samples = json.loads((run / "metrics.json").read_text())["train_samples"]
+    assert main(["calibrate", str(run), "--method", "best", "--fit_on", "train_folds"]) == 0
+    assert f"fitted on {train_samples:,} reviews, out-of-fold" in capsys.readouterr().out
+    saved = json.loads((run / CALIBRATION).read_text())
+    assert saved["reviews"] == train_samples and saved["fitted_on"].startswith("out-of-fold")
+    assert saved["method"] in ("temperature", "isotonic") and "test_ece_after" in saved
+    assert main(["calibrate", str(bilstm_run), "--fit_on", "train_folds"]) == 2
+    assert "TF-IDF runs only" in capsys.readouterr().err

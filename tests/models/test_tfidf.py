@@ -9,7 +9,7 @@ from imdb_sentiment.core.config import TfidfConfig
 from imdb_sentiment.core.fields import load_config
 from imdb_sentiment.core.runs import RunError
 from imdb_sentiment.inference.predictors import load_predictor
-from imdb_sentiment.models.tfidf import load_tfidf_run
+from imdb_sentiment.models.tfidf import build_pipeline, load_tfidf_run, out_of_fold_margins
 from imdb_sentiment.training.tfidf import train_tfidf
 
 
@@ -83,3 +83,16 @@ def test_damaged_model_files_are_a_clear_error(tfidf_run, tmp_path, damage):
         (run / "model.json").write_text("{")
     with pytest.raises(RunError, match="missing or corrupt"):
         load_tfidf_run(run)
+
+
+def test_out_of_fold_margins_come_from_models_that_did_not_see_the_review():
+    # Random labels and a word of its own per review: a model fits its own reviews perfectly, and can only guess on
+    # reviews it did not see. Margins from a model that saw the review would be right every time.
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    texts = [f"the film w{i} was" for i in range(200)]
+    for variant in ("nbsvm", "logreg"):
+        fitted = build_pipeline(variant, 1, 1, 1000.0, 0).fit(texts, labels)
+        assert np.mean((fitted.decision_function(texts) > 0) == labels) == 1.0
+        held_out = out_of_fold_margins(variant, 1, 1, 1000.0, 0, texts, labels)
+        assert held_out.shape == (200,) and 0.3 < np.mean((held_out > 0) == labels) < 0.7

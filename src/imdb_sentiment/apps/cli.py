@@ -99,7 +99,8 @@ def _export(args) -> None:
 def _calibrate(args) -> None:
     from imdb_sentiment.inference.evaluate import calibrate_run, calibration_summary
 
-    print(calibration_summary(args.run_dir, calibrate_run(args.run_dir, args.data, args.quantize, args.method)))
+    result = calibrate_run(args.run_dir, args.data, args.quantize, args.method, args.fit_on)
+    print(calibration_summary(args.run_dir, result))
 
 
 def _predict(args) -> int:
@@ -283,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="temperature scaling (one number, the default), an isotonic map of the confidence "
                                 "(for a model one temperature cannot calibrate), or best: whichever has the lower "
                                 "cross-validated calibration error on the validation split (docs/usage.md)")
+    calibrate.add_argument("--fit_on", choices=("validation", "train_folds"), default="validation",
+                           help="the reviews it is fitted on: the validation split, or the out-of-fold scores of the "
+                                "whole training split (TF-IDF runs: five refits of seconds each)")
     calibrate.set_defaults(func=_calibrate)
 
     export = commands.add_parser("export", help="a BiLSTM or Transformer run as a folder that runs on OpenVINO or "

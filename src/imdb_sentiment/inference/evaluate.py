@@ -3,6 +3,7 @@ reads; and predictions for a list of items, per model."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -130,18 +131,37 @@ def summary(result: dict) -> str:
     return "\n".join(lines)
 
 
+FIT_ON = ("validation", "train_folds")
+
+
 def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | None = None,
-                  method: str = "temperature") -> dict:
-    """Fit the run's calibration on its validation split and save it (calibration.json), with the expected
-    calibration error before and after on the validation reviews and, from the scores the run saved, on the test
-    set. Later predictions of the run apply it. With `quantize`, the margins it is fitted on are the int8 model's
-    (for a run too slow to score its validation split otherwise, and served in int8)."""
+                  method: str = "temperature", fit_on: str = "validation") -> dict:
+    """Fit the run's calibration and save it (calibration.json), with the expected calibration error before and
+    after on the reviews it was fitted on and, from the scores the run saved, on the test set. Later predictions of
+    the run apply it. It is fitted on the validation split, or with `fit_on="train_folds"` (TF-IDF runs) on the
+    out-of-fold scores of the whole training split. With `quantize`, the margins it is fitted on are the int8
+    model's (for a run too slow to score its validation split otherwise, and served in int8)."""
+    if fit_on not in FIT_ON:
+        raise runs.RunError(f"--fit_on must be one of {', '.join(FIT_ON)}, got {fit_on!r}")
     predictor = load_predictor(run_dir, quantize=quantize)
     if predictor.run_dir == runs.BUILTIN_DIR and not os.access(predictor.run_dir, os.W_OK):
         raise runs.RunError(f"{run_dir}: cannot save a calibration here")
     splits = splits_for(predictor.cfg, data)
-    result = {"fitted_on": "validation split" + (f", {predictor.variant} model" if predictor.variant else ""),
-              **calibrate(predictor.margins(splits["val"].texts, progress=True), splits["val"].labels, method)}
+    if fit_on == "train_folds":
+        if predictor.kind != "tfidf":
+            raise runs.RunError("--fit_on train_folds refits the model on each of five folds: TF-IDF runs only "
+                                "(a BiLSTM or a Transformer would train five more times)")
+        from imdb_sentiment.models.tfidf import out_of_fold_margins
+
+        m, train = predictor.cfg.model, splits["train"]
+        C = json.loads((predictor.run_dir / "metrics.json").read_text())["C"]
+        margins = out_of_fold_margins(m.variant, m.ngram_max, m.min_df, C, predictor.cfg.train.seed, train.texts,
+                                      train.labels)
+        result = {"fitted_on": "out-of-fold scores of the training split (5 folds)",
+                  **calibrate(margins, train.labels, method)}
+    else:
+        result = {"fitted_on": "validation split" + (f", {predictor.variant} model" if predictor.variant else ""),
+                  **calibrate(predictor.margins(splits["val"].texts, progress=True), splits["val"].labels, method)}
     test = splits["test"]
     saved = runs.read_test_probabilities(predictor.run_dir, test.fingerprint(), predictor.variant)
     if saved is not None:  # the run's own test scores are uncalibrated: the calibration applies to their margins
@@ -153,8 +173,9 @@ def calibrate_run(run_dir: str | Path, data: str | None = None, quantize: str | 
 
 
 def calibration_summary(name: str, result: dict) -> str:
-    line = (f"{name}: {Calibration.from_settings(result).describe()} (fitted on {result['reviews']:,} validation "
-            f"reviews); expected calibration error {result['ece_before']:.2%} -> {result['ece_after']:.2%}")
+    line = (f"{name}: {Calibration.from_settings(result).describe()} (fitted on {result['reviews']:,} reviews, "
+            f"{result['fitted_on']}); expected calibration error {result['ece_before']:.2%} -> "
+            f"{result['ece_after']:.2%}")
     if "test_ece_before" in result:
         line += f", on the test set {result['test_ece_before']:.2%} -> {result['test_ece_after']:.2%}"
     return line
