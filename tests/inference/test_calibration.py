@@ -118,3 +118,13 @@ def test_a_tfidf_run_is_calibrated_on_out_of_fold_training_scores(imdb_dir, tmp_
     assert saved["method"] in ("temperature", "isotonic") and "test_ece_after" in saved
     assert main(["calibrate", str(bilstm_run), "--fit_on", "train_folds"]) == 2
     assert "TF-IDF runs only" in capsys.readouterr().err
+
+
+def test_an_isotonic_map_that_reaches_one_half_keeps_each_review_on_its_labels_side():
+    # Low confidences mapped to 0.5 exactly: a review labelled negative must not get P(positive) = 0.5, which every
+    # accuracy (p >= 0.5 is positive) would count as positive.
+    flat = Calibration(confidence_in=(0.5, 0.6, 1.0), confidence_out=(0.5, 0.5, 0.9))
+    margins = np.array([-0.05, -0.01, 0.0, 0.01, 0.05, -3.0, 3.0])
+    p = flat.p_positive(margins)
+    assert np.array_equal(p >= 0.5, margins >= 0)
+    assert p[0] == pytest.approx(0.5) and p[0] < 0.5

@@ -29,6 +29,9 @@ ECE_BINS = 15
 METHODS = ("temperature", "isotonic")
 
 
+ABOVE_HALF = float(np.nextafter(0.5, 1))
+
+
 @dataclass(frozen=True)
 class Calibration:
     """What turns a margin into P(positive): a temperature, then (isotonic) a monotone map of the confidence given
@@ -46,7 +49,9 @@ class Calibration:
         p = expit(np.asarray(margins, dtype=np.float64) / self.temperature)
         if not self.confidence_in:
             return p
-        confidence = np.interp(np.maximum(p, 1 - p), self.confidence_in, self.confidence_out)
+        # Just above 0.5 at least: where the map reaches 0.5, a review labelled negative would get P(positive) =
+        # 0.5, which every accuracy (p >= 0.5 is positive) counts as positive.
+        confidence = np.maximum(np.interp(np.maximum(p, 1 - p), self.confidence_in, self.confidence_out), ABOVE_HALF)
         return np.where(p >= 0.5, confidence, 1 - confidence)
 
     def settings(self) -> dict:

@@ -40,7 +40,8 @@ def run(inputs):
 CALIBRATE = """\
     p = 1 / (1 + np.exp(-margin / card["temperature"]))
     if card.get("confidence_in"):  # an isotonic map of the chosen label's confidence, fitted on validation reviews
-        confidence = float(np.interp(max(p, 1 - p), card["confidence_in"], card["confidence_out"]))
+        confidence = max(float(np.interp(max(p, 1 - p), card["confidence_in"], card["confidence_out"])),
+                         float(np.nextafter(0.5, 1)))  # above 0.5: P(positive) stays on its label's side
         p = confidence if p >= 0.5 else 1 - confidence
     print(json.dumps({"label": "positive" if margin >= 0 else "negative", "p_positive": p}))
 """
