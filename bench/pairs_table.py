@@ -2,18 +2,26 @@
 with and without the pairs, on IMDB's test set and the dev pairs, with McNemar's test between the two.
 
     python bench/pairs_table.py tfidf-nbsvm [NAME ...]      # the full test split: IMDB_SENTIMENT_DATA
+
+A run tested on a stratified subset (`--max_eval_samples N`, the default seed) is compared on that subset.
 """
 
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from imdb_sentiment.core.data import load_imdb
+from imdb_sentiment.core.data import load_splits
 from imdb_sentiment.core.stats import mcnemar
 
 OUT = Path("results/counterfactual")
+
+
+@cache
+def test_labels(reviews: int) -> np.ndarray:
+    return load_splits(max_eval_samples=None if reviews == 25_000 else reviews)["test"].labels
 
 
 def row(name: str) -> list[str]:
@@ -23,13 +31,14 @@ def row(name: str) -> list[str]:
                                   for f in OUT.glob(f"{name}-pairs*.dev_pairs.json"))
     dev = {v: json.loads((OUT / f"{name}-{v}.dev_pairs.json").read_text()) for v in variants}
     test = {v: json.loads((OUT / f"{name}-{v}.metrics.json").read_text()) for v in variants}
-    labels = load_imdb()["test"].labels
-    right = {v: (np.load(OUT / f"{name}-{v}.test_probabilities.npy") >= 0.5) == labels for v in variants}
+    probs = {v: np.load(OUT / f"{name}-{v}.test_probabilities.npy") for v in variants}
+    right = {v: (p >= 0.5) == test_labels(len(p)) for v, p in probs.items()}
     rows = []
     for v in variants:
         d = dev[v]
         label = "" if v == "plain" else "+ pairs" + (f" x{v[len('pairs'):]}" if v != "pairs" else "")
-        rows.append(f"| {name} {label} | {test[v]['test_accuracy']:.2%} | {d['original_accuracy']:.1%} | "
+        reviews = "" if len(probs[v]) == 25_000 else f" ({len(probs[v]):,})"
+        rows.append(f"| {name} {label} | {test[v]['test_accuracy']:.2%}{reviews} | {d['original_accuracy']:.1%} | "
                     f"{d['revision_accuracy']:.1%} ({d['revision_ci95'][0]:.1%}-{d['revision_ci95'][1]:.1%}) | "
                     f"{d['consistency']:.1%} ({d['consistency_ci95'][0]:.1%}-{d['consistency_ci95'][1]:.1%}) |")
         if v != "plain":
