@@ -232,12 +232,12 @@ def create_app(run_dirs: list[str], limits: Limits | None = None, quantize: str 
                precision: str = "fp32", trust_pickles: bool = False, access: Access | None = None,
                min_confidence: float | None = None) -> FastAPI:
     limits, access = limits or Limits(), access or Access()
-    predictors = [load_predictor(run, quantize=quantize, precision=precision, trust_pickles=trust_pickles,
-                                 min_confidence=min_confidence) for run in run_dirs]
+    load_options = {"quantize": quantize, "precision": precision, "trust_pickles": trust_pickles,
+                    "min_confidence": min_confidence}
+    predictors = [load_predictor(run, **load_options) for run in run_dirs]
     batchers = [Batcher(p, limits.serve_batch, limits.batch_wait_ms) for p in predictors]
-    workers = None if limits.explain_nice is None else ExplainWorkers(
-        run_dirs, {"quantize": quantize, "precision": precision, "trust_pickles": trust_pickles,
-                   "min_confidence": min_confidence}, limits.explain_nice, limits.explain_concurrency)
+    workers = None if limits.explain_nice is None else ExplainWorkers(run_dirs, load_options, limits.explain_nice,
+                                                                      limits.explain_concurrency)
     explaining = asyncio.Semaphore(limits.explain_concurrency)
     next_explanation = [0.0]  # when the explanations' share of the time allows the next one
     # Swagger UI's assets come from the fastapi-offline package instead of a CDN, so /docs works offline too.
