@@ -24,9 +24,15 @@ def test_labels(reviews: int) -> np.ndarray:
     return load_splits(max_eval_samples=None if reviews == 25_000 else reviews)["test"].labels
 
 
+def variant_label(variant: str) -> str:
+    """'pairs3-copies' (the pairs three times, and augmented copies) -> '+ pairs x3 + copies'."""
+    repeat, _, extra = variant[len("pairs"):].partition("-")
+    return "+ pairs" + (f" x{repeat}" if repeat else "") + (f" + {extra}" if extra else "")
+
+
 def row(name: str) -> list[str]:
-    """Rows of NAME-plain and each NAME-pairs* variant there is (pairs3: the pairs added three times), each variant
-    followed by McNemar's test against plain."""
+    """Rows of NAME-plain and each NAME-pairs* variant there is (pairs3: the pairs added three times; pairs3-copies:
+    and augmented copies), each followed by McNemar's test against plain."""
     variants = ["plain"] + sorted(f.name[len(name) + 1:-len(".dev_pairs.json")]
                                   for f in OUT.glob(f"{name}-pairs*.dev_pairs.json"))
     dev = {v: json.loads((OUT / f"{name}-{v}.dev_pairs.json").read_text()) for v in variants}
@@ -36,7 +42,7 @@ def row(name: str) -> list[str]:
     rows = []
     for v in variants:
         d = dev[v]
-        label = "" if v == "plain" else "+ pairs" + (f" x{v[len('pairs'):]}" if v != "pairs" else "")
+        label = "" if v == "plain" else variant_label(v)
         reviews = "" if len(probs[v]) == 25_000 else f" ({len(probs[v]):,})"
         rows.append(f"| {name} {label} | {test[v]['test_accuracy']:.2%}{reviews} | {d['original_accuracy']:.1%} | "
                     f"{d['revision_accuracy']:.1%} ({d['revision_ci95'][0]:.1%}-{d['revision_ci95'][1]:.1%}) | "
