@@ -16,6 +16,7 @@ from imdb_sentiment.analysis import curves
 from imdb_sentiment.analysis.confidence import abstention_finding, confidence_table, plot_confidence
 from imdb_sentiment.analysis.counterfactual import (counterfactual_blocks, counterfactual_finding, read_pair_results,
                                                     revision_pairs)
+from imdb_sentiment.analysis.long_text import long_text_blocks, long_text_finding, read_long_text
 from imdb_sentiment.analysis.findings import (by_accuracy, findings, p_text, pareto_front, rivals, versus_baseline,
                                               versus_full_runs)
 from imdb_sentiment.analysis.plots import make_plots
@@ -121,10 +122,12 @@ def write_report(scored: dict, output_dir: str | Path, note: str | None = None,
     plot_confidence(scored, out / "confidence.png")
     counterfactual = scored.get("counterfactual") or {}
     found = findings(models, pairs, by_length, curve_points, probes, other_data) + [abstention_finding(confidence)]
-    found += [f for f in [counterfactual_finding(counterfactual, models)] if f]
+    long_reviews = read_long_text(out / "long_text")  # written by bench/long_text.py into this folder
+    found += [f for f in [counterfactual_finding(counterfactual, models), long_text_finding(long_reviews)] if f]
     blocks = ([("h1", "IMDB sentiment: model comparison")] + _summary(scored, pairs, found, note, full_accuracy)
               + _results(scored, pairs, order, front, full_accuracy)
-              + _breakdowns(scored, order, plots, by_length, curve_points) + _confidence(confidence, order)
+              + _breakdowns(scored, order, plots, by_length, curve_points) + long_text_blocks(long_reviews)
+              + _confidence(confidence, order)
               + counterfactual_blocks(counterfactual, order) + _examples(scored, pairs, order))
 
     summary = {n: {k: v for k, v in m.items() if k != "probs"} for n, m in models.items()}
@@ -132,7 +135,7 @@ def write_report(scored: dict, output_dir: str | Path, note: str | None = None,
                                            "other_data": other_data, "confidence": confidence,
                                            "counterfactual": counterfactual,
                                            "revision_pairs": revision_pairs(counterfactual),
-                                           "accuracy_by_length": by_length,
+                                           "accuracy_by_length": by_length, "long_text": long_reviews,
                                            "pareto_front": front, "test_reviews": len(test),
                                            "test_fingerprint": test.fingerprint(), "note": note,
                                            "full_run_accuracy": full_accuracy, "train_samples": scored["train_samples"],
