@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imdb_sentiment.apps.builtin import FIRST_SENTENCES, first_sentences
 from imdb_sentiment.core.data import splits_for
 from imdb_sentiment.core.hardware import hardware
 from imdb_sentiment.core.runs import command_line, today
@@ -26,9 +27,6 @@ from imdb_sentiment.core.stats import mcnemar
 from imdb_sentiment.inference.pairs import evaluate_pairs
 from imdb_sentiment.inference.predictors import load_predictor
 
-SENTENCES = [("not bad at all", "positive"), ("not good at all", "negative"), ("not good", "negative"),
-             ("not bad", "positive"), ("I expected to hate it, but I loved it", "positive"),
-             ("I expected to love it, but I hated it", "negative")]
 
 
 def main() -> None:
@@ -45,12 +43,10 @@ def main() -> None:
         p = np.array([r.p_positive for r in predictor.predict(val.texts)])
         correct[run] = (p >= 0.5) == val.labels.astype(bool)
         paired = evaluate_pairs(run, args.pairs, "Text", "Sentiment")
-        answers = predictor.predict([s for s, _ in SENTENCES])
         rows[run] = {"val_accuracy": float(correct[run].mean()), "val_reviews": len(val),
                      "revision_accuracy": paired["revision_accuracy"], "consistency": paired["consistency"],
                      "original_accuracy": paired["original_accuracy"],
-                     "sentences": {s: {"label": a.label, "p_positive": round(a.p_positive, 3), "right": a.label == y}
-                                   for (s, y), a in zip(SENTENCES, answers)}}
+                     "sentences": first_sentences(predictor)}
     current = args.runs[0]
     for run, row in rows.items():
         test = mcnemar(correct[run], correct[current])
@@ -63,7 +59,7 @@ def main() -> None:
         right = sum(s["right"] for s in row["sentences"].values())
         print(f"{Path(run).name}: validation {row['val_accuracy']:.2%} (p = {row['val_p_against_current']:.2g} "
               f"against {Path(current).name}), dev revisions {row['revision_accuracy']:.1%}, consistency "
-              f"{row['consistency']:.1%}, sentences right {right}/{len(SENTENCES)}"
+              f"{row['consistency']:.1%}, sentences right {right}/{len(FIRST_SENTENCES)}"
               f"{'' if row['eligible'] else ' (not eligible)'}")
     print(f"chosen: {chosen}")
     if args.json:

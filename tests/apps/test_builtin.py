@@ -44,6 +44,12 @@ def test_export_stores_half_precision_weights_that_score_as_the_run_did(bilstm_r
     assert card["test_accuracy_fp32"] == run_metrics["test_accuracy"]
     assert card["test_accuracy_fp16"] == pytest.approx(run_metrics["test_accuracy"], abs=0.01)
     assert "English movie reviews" in (tmp_path / "builtin" / "MODEL.md").read_text()
+    answers = card["first_sentences"]
+    assert list(answers) == [sentence for sentence, _ in builtin.FIRST_SENTENCES]
+    assert all(a["right"] == (a["label"] == expected) for a, (_, expected) in zip(answers.values(),
+                                                                                   builtin.FIRST_SENTENCES))
+    card_text = (tmp_path / "builtin" / "MODEL.md").read_text()
+    assert all((f'"{s}" ({a["label"]}' in card_text) != a["right"] for s, a in answers.items())
     text = ["A wonderful, moving film, brilliant and superb."]
     shipped, original = load_predictor(tmp_path / "builtin").predict(text), load_predictor(bilstm_run).predict(text)
     assert shipped[0].p_positive == pytest.approx(original[0].p_positive, abs=1e-2)

@@ -22,6 +22,16 @@ from safetensors.torch import load_file, save_file
 from imdb_sentiment.core import runs
 
 CARD = "card.json"
+# The sentences a curious user types first, and their mirror images: the card says which the model gets wrong.
+FIRST_SENTENCES = [("not bad at all", "positive"), ("not good at all", "negative"), ("not good", "negative"),
+                   ("not bad", "positive"), ("I expected to hate it, but I loved it", "positive"),
+                   ("I expected to love it, but I hated it", "negative")]
+
+
+def first_sentences(predictor) -> dict[str, dict]:
+    answers = predictor.predict([sentence for sentence, _ in FIRST_SENTENCES])
+    return {sentence: {"label": a.label, "p_positive": round(a.p_positive, 3), "right": a.label == expected}
+            for (sentence, expected), a in zip(FIRST_SENTENCES, answers)}
 
 
 def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | None = None,
@@ -30,6 +40,7 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
     from imdb_sentiment.inference.calibration import CALIBRATION, read_calibration
     from imdb_sentiment.inference.evaluate import evaluate_run
     from imdb_sentiment.inference.pairs import evaluate_pairs
+    from imdb_sentiment.inference.predictors import load_predictor
 
     run_dir, out = Path(run_dir), Path(out)
     info = runs.read_run(run_dir)
@@ -59,6 +70,7 @@ def export(run_dir: str | Path, out: str | Path = runs.BUILTIN_DIR, data: str | 
         "calibration": read_calibration(tmp).describe(),
         "dev_pairs": paired and {k: paired[k] for k in ("data", "pairs", "original_accuracy", "revision_accuracy",
                                                          "consistency")},
+        "first_sentences": first_sentences(load_predictor(tmp)),
     }
     runs.write_json(tmp / CARD, card)
     (tmp / "MODEL.md").write_text(model_card(card))
@@ -93,7 +105,18 @@ several points less accurate (results/report.md, "Other data"), and other langua
 | Exported | {card['exported']} from commit {card['commit']} |
 
 Reproduce the first figure with `imdb-sentiment evaluate builtin` (needs the IMDB test set).
-"""
+{_wrong_sentences(card.get("first_sentences") or {{}})}"""
+
+
+def _wrong_sentences(answers: dict[str, dict]) -> str:
+    wrong = [f'"{s}" ({a["label"]}, P(positive) {a["p_positive"]:.2f})' for s, a in answers.items() if not a["right"]]
+    if not answers:
+        return ""
+    if not wrong:
+        return f"\nOf the first sentences a user types ({len(answers)}), it gets every one right.\n"
+    return (f"\nOf the first sentences a user types, it gets {len(answers) - len(wrong)} of {len(answers)} right; wrong: "
+            f"{'; '.join(wrong)}. IMDB's own labels are why a model learning from them misreads \"not bad\" "
+            "(results/counterfactual/README.md, \"Not bad at all\").\n")
 
 
 def _commit() -> str:
