@@ -28,7 +28,6 @@ from imdb_sentiment.inference.pairs import evaluate_pairs
 from imdb_sentiment.inference.predictors import load_predictor
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="the current built-in model first, then the candidates")

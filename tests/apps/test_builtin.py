@@ -53,3 +53,14 @@ def test_export_stores_half_precision_weights_that_score_as_the_run_did(bilstm_r
     text = ["A wonderful, moving film, brilliant and superb."]
     shipped, original = load_predictor(tmp_path / "builtin").predict(text), load_predictor(bilstm_run).predict(text)
     assert shipped[0].p_positive == pytest.approx(original[0].p_positive, abs=1e-2)
+
+
+def test_the_card_explains_only_the_mistakes_it_has_an_explanation_for():
+    card = json.loads((runs.BUILTIN_DIR / "card.json").read_text())
+    wrong = {"label": "negative", "p_positive": 0.4, "right": False}
+    card["first_sentences"] = {"I expected to hate it, but I loved it": wrong}
+    assert "IMDB's own labels" not in builtin.model_card(card)
+    card["first_sentences"] = {"not bad at all": wrong}
+    assert "IMDB's own labels" in builtin.model_card(card)
+    card["first_sentences"] = {"not bad at all": {**wrong, "label": "positive", "right": True}}
+    assert "it gets every one right" in builtin.model_card(card)

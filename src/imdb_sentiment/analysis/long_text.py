@@ -72,7 +72,7 @@ def long_text_blocks(rows: list[dict]) -> list[tuple]:
         cells = []
         for mode in modes:
             r = row["readings"].get(mode)
-            cells.append("-" if r is None else f"{r['accuracy']:.2%}" + (f" (p {p_text(r['p'])})" if r["p"] else "")
+            cells.append("-" if r is None else f"{r['accuracy']:.2%}" + (f" (p {p_text(r['p'])})" if r["p"] is not None else "")
                          + f", {r['reviews_per_s']:.3g}/s")
         reviews = f"{row['reviews']:,}" + (" (sample)" if row["sample"] else " (all)")
         table.append([row["model"], reviews, *cells])

@@ -16,9 +16,9 @@ from imdb_sentiment.analysis import curves
 from imdb_sentiment.analysis.confidence import abstention_finding, confidence_table, plot_confidence
 from imdb_sentiment.analysis.counterfactual import (counterfactual_blocks, counterfactual_finding, read_pair_results,
                                                     revision_pairs)
-from imdb_sentiment.analysis.long_text import long_text_blocks, long_text_finding, read_long_text
 from imdb_sentiment.analysis.findings import (by_accuracy, findings, p_text, pareto_front, rivals, versus_baseline,
                                               versus_full_runs)
+from imdb_sentiment.analysis.long_text import long_text_blocks, long_text_finding, read_long_text
 from imdb_sentiment.analysis.plots import make_plots
 from imdb_sentiment.analysis.render import markdown, to_html
 from imdb_sentiment.analysis.scoring import (accuracy_by_length, compare_pairs, confident_mistakes, error_examples,

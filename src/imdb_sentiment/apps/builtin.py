@@ -109,14 +109,16 @@ Reproduce the first figure with `imdb-sentiment evaluate builtin` (needs the IMD
 
 
 def _wrong_sentences(answers: dict[str, dict]) -> str:
-    wrong = [f'"{s}" ({a["label"]}, P(positive) {a["p_positive"]:.2f})' for s, a in answers.items() if not a["right"]]
     if not answers:
         return ""
+    wrong = [s for s, a in answers.items() if not a["right"]]
     if not wrong:
         return f"\nOf the first sentences a user types ({len(answers)}), it gets every one right.\n"
+    listed = "; ".join(f'"{s}" ({answers[s]["label"]}, P(positive) {answers[s]["p_positive"]:.2f})' for s in wrong)
+    why = (" IMDB's own labels are why a model learning from them misreads \"not bad\" (results/counterfactual/README.md, "
+           "\"Not bad at all\").") if any("not bad" in s for s in wrong) else ""
     return (f"\nOf the first sentences a user types, it gets {len(answers) - len(wrong)} of {len(answers)} right; wrong: "
-            f"{'; '.join(wrong)}. IMDB's own labels are why a model learning from them misreads \"not bad\" "
-            "(results/counterfactual/README.md, \"Not bad at all\").\n")
+            f"{listed}.{why}\n")
 
 
 def _commit() -> str:
