@@ -7,6 +7,10 @@
     python bench/teacher_logits.py --teacher runs/mpnet-base --precision int8 --copies 0 \
         --student_config configs/bilstm_distilled_kl_mpnet_pairs.toml \
         --reuse results/distill/teacher_mpnet-base-int8.npz --out results/distill/teacher_mpnet-base-int8-pairs.npz
+    python bench/teacher_logits.py --teacher runs/mpnet-base --precision int8 --copies 1 --sentences 1 \
+        --student_config configs/bilstm_distilled_kl_mpnet_pairs3_sentences.toml \
+        --reuse results/distill/teacher_mpnet-base-int8-pairs3-aug.npz \
+        --out results/distill/teacher_mpnet-base-int8-pairs3-sentences.npz
 
 Logits for every training review (as the teacher read them in training) and for `copies` augmented copies of each
 (made on the student's tokens, inside the student's window). The training split is the student config's; a teacher
@@ -31,6 +35,7 @@ def main() -> None:
     parser.add_argument("--teacher", required=True, help="Transformer run directory")
     parser.add_argument("--student_config", default="configs/bilstm_glove_head_tail.toml")
     parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--sentences", type=int, default=0, help="one-sentence copies per review")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32",
                         help="the teacher's (int8 through OpenVINO)")
@@ -41,12 +46,13 @@ def main() -> None:
 
     cfg = load_config(BiLSTMConfig, args.student_config)
     train = splits_for(cfg)["train"]
-    aug = distill.Augmentation(copies=args.copies, seed=cfg.train.seed)
+    aug = distill.Augmentation(copies=args.copies, seed=cfg.train.seed, sentences=args.sentences)
     label = partial(teacher_logits, args.teacher, batch_size=args.batch_size, precision=args.precision)
     logits = distill.build_cache(args.out, args.teacher, label, train, aug, cfg.model.max_length,
                                  cfg.model.truncation, args.precision, args.reuse)
     agree = ((logits["train"][:, 1] > logits["train"][:, 0]) == train.labels.astype(bool)).mean()
-    print(f"{len(train)} reviews and {len(logits['augmented'])} copies; teacher agrees with the training labels on "
+    print(f"{len(train)} reviews, {len(logits['augmented'])} copies and {len(logits.get('sentences', ()))} "
+          f"sentences; teacher agrees with the training labels on "
           f"{agree:.2%}; written to {args.out}")
 
 

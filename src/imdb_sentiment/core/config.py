@@ -94,6 +94,8 @@ class DistillArgs(Section):
                                          "teacher as slow as MPNet-base)", choices=("fp32", "bf16", "int8"))
     augment_copies: int = arg(0, "augmented copies of each training review, labelled by the teacher only "
                                  "(masking and n-gram sampling; see imdb_sentiment.training.distill)", ge=0)
+    augment_sentences: int = arg(0, "one-sentence copies of each training review (a negated sentence where it has "
+                                    "one), labelled by the teacher only", ge=0)
 
     @property
     def enabled(self) -> bool:

@@ -10,6 +10,11 @@ see the same words:
 Tang et al. also replace words by others of the same part of speech; that needs a tagger, which no package on this
 machine's registries ships with its model weights offline, so it is left out.
 
+Sentence copies (`sentences` per review) are one sentence of the window, one with a negation where the window has
+one. IMDB's labels teach phrases such as "not bad" backwards (most reviews that say it are negative), and a whole
+review's label says nothing of its sentences; the teacher's logit on the sentence alone does, at the length of the
+first sentences a user types.
+
 Copies are a pure function of (seed, review index, copy number): the cache stores the teacher's logits and a
 fingerprint of the copies' tokens instead of the copies themselves, and `load_cache` refuses a cache made by
 another teacher or for other reviews or copies.
@@ -39,6 +44,12 @@ class Augmentation:
     p_ngram: float = 0.25
     max_ngram: int = 5
     seed: int = 42
+    sentences: int = 0  # one-sentence copies per training review, negated sentences first
+
+
+NEGATIONS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without",
+                       "hardly"})
+SENTENCE_ENDS = frozenset({".", "!", "?"})
 
 
 def window(text: str, max_length: int, truncation: str) -> list[str]:
@@ -63,6 +74,29 @@ def augmented_copies(texts: list[str], aug: Augmentation, max_length: int, trunc
         tokens = window(text, max_length, truncation)
         for k in range(aug.copies):
             copies.append(augment(tokens, np.random.default_rng([aug.seed, i, k]), aug, unk))
+    return copies
+
+
+def split_sentences(tokens: list[str]) -> list[list[str]]:
+    sentences, current = [], []
+    for token in tokens:
+        current.append(token)
+        if token in SENTENCE_ENDS:
+            sentences.append(current)
+            current = []
+    return [s for s in sentences + [current] if any(t not in SENTENCE_ENDS for t in s)]
+
+
+def sentence_copies(texts: list[str], aug: Augmentation, max_length: int, truncation: str) -> list[list[str]]:
+    """`aug.sentences` one-sentence copies of each review, review-major, each drawn from the window's negated
+    sentences if it has any, else from all of them."""
+    copies = []
+    for i, text in enumerate(texts):
+        sentences = split_sentences(window(text, max_length, truncation)) or [[]]
+        negated = [s for s in sentences if NEGATIONS.intersection(s)] or sentences
+        for k in range(aug.sentences):
+            # [seed, i, k, 1] is another seed sequence than the masked and n-gram copies' [seed, i, k]
+            copies.append(negated[int(np.random.default_rng([aug.seed, i, k, 1]).integers(len(negated)))])
     return copies
 
 
@@ -103,8 +137,13 @@ def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: 
     """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`;
     `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`; `precision` is the
     teacher's."""
-    return {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
+    info = {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
             "augmentation": vars(aug), "student_window": [max_length, truncation], "teacher_precision": precision}
+    if aug.sentences:
+        info["sentences_fingerprint"] = fingerprint(sentence_copies(train.texts, aug, max_length, truncation), unk)
+    else:  # caches made before sentence copies existed stay valid
+        info["augmentation"] = {k: v for k, v in vars(aug).items() if k != "sentences"}
+    return info
 
 
 def check_teacher_reviews(teacher: str | Path, train: Reviews) -> None:
@@ -136,39 +175,50 @@ def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: R
     check_teacher_reviews(teacher, train)
     unk = load_tokenizer(teacher).unk_token
     copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
+    expected = cache_info(train, aug, copies, unk, max_length, truncation, precision)
     start = time.perf_counter()
-    known = reused_logits(reuse, teacher, train, precision) if reuse else np.empty((0, 2), dtype=np.float32)
-    logits = {"train": np.concatenate([known, _logits(label, train.texts[len(known):])]),
-              "augmented": _logits(label, [" ".join(c) for c in copies])}
-    info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher),
-            **cache_info(train, aug, copies, unk, max_length, truncation, precision),
+    known = reused_logits(reuse, teacher, train, precision, expected["copies_fingerprint"]) if reuse else {}
+    labelled = len(known.get("train", ()))
+    logits = {"train": np.concatenate([known.get("train", np.empty((0, 2), dtype=np.float32)),
+                                       _logits(label, train.texts[labelled:])]),
+              "augmented": known["augmented"] if "augmented" in known else _logits(label, [" ".join(c)
+                                                                                           for c in copies])}
+    if aug.sentences:
+        logits["sentences"] = _logits(label, [" ".join(s) for s in sentence_copies(train.texts, aug, max_length,
+                                                                                    truncation)])
+    info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher), **expected,
             "seconds": round(time.perf_counter() - start, 1),
             "hardware": hardware.hardware(), "command": runs.command_line(), "date": runs.today()}
     write_cache(path, logits, info)
     return logits
 
 
-def reused_logits(reuse: str | Path, teacher: str | Path, train: Reviews, precision: str) -> np.ndarray:
+def reused_logits(reuse: str | Path, teacher: str | Path, train: Reviews, precision: str,
+                  copies_fingerprint: str | None = None) -> dict[str, np.ndarray]:
     """The training-review logits of cache `reuse`, made by the same teacher in the same precision for the first
     reviews of `train`: a student adding the counterfactual pairs (appended after the IMDB reviews) to the reviews
-    another student learnt from."""
+    another student learnt from. Its augmented copies' logits too, when they are the copies fingerprinted
+    `copies_fingerprint` (a student adding sentence copies to another's)."""
     with np.load(reuse) as cache:
         info, known = json.loads(str(cache["info"])), cache["train"]
+        reused = {"train": known}
+        if copies_fingerprint and info.get("copies_fingerprint") == copies_fingerprint and len(known) == len(train):
+            reused["augmented"] = cache["augmented"]
     expected = {"teacher_weights": weights_fingerprint(teacher), "teacher_precision": precision,
                 "train_fingerprint": train.take(list(range(min(len(known), len(train))))).fingerprint()}
     mismatched = [key for key, value in expected.items() if info.get(key) != value]
     if mismatched or len(known) > len(train):
         raise runs.RunError(f"{reuse} was made by another teacher, precision or for other reviews than the first of "
                             f"these ({', '.join(mismatched) or 'more reviews'}): it cannot be reused")
-    return known
+    return reused
 
 
 def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copies: int, seed: int,
-                    max_length: int, truncation: str, precision: str = "fp32", label: Labeller | None = None
-                    ) -> tuple[np.ndarray, list[list[str]], dict]:
-    """(teacher margins for the training reviews then `copies` copies of each, the copies' tokens, what the cache
-    says of itself), from `cache`, computed first with `label` (the `teacher` run's logits, in `precision`) if the
-    cache does not exist.
+                    max_length: int, truncation: str, precision: str = "fp32", label: Labeller | None = None,
+                    sentences: int = 0) -> tuple[np.ndarray, list[list[str]], dict]:
+    """(teacher margins for the training reviews, then `copies` augmented copies and `sentences` sentence copies of
+    each, the copies' tokens in that order, what the cache says of itself), from `cache`, computed first with `label`
+    (the `teacher` run's logits, in `precision`) if the cache does not exist.
 
     Copy k of a review does not depend on how many copies were made, so a cache with more copies serves a student
     asking for fewer.
@@ -181,28 +231,33 @@ def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copi
         if label is None:
             raise runs.RunError(f"no teacher logits at {cache}, and no teacher to compute them was handed in "
                                 f"(the imdb-sentiment command loads {teacher} for that)")
-        build_cache(cache, teacher, label, train, Augmentation(copies=copies, seed=seed), max_length, truncation,
-                    precision)
+        build_cache(cache, teacher, label, train, Augmentation(copies=copies, seed=seed, sentences=sentences),
+                    max_length, truncation, precision)
     with np.load(cache) as f:
         info = json.loads(str(f["info"]))
-    cached_copies = info["augmentation"]["copies"]
-    if cached_copies < copies:
-        raise runs.RunError(f"{cache} holds {cached_copies} augmented copies per review, fewer than the {copies} "
-                            f"asked for; delete it (or name another logits_cache) to recompute")
-    cached_aug = Augmentation(copies=cached_copies, seed=seed)
-    all_copies = augmented_copies(train.texts, cached_aug, max_length, truncation, UNK)
-    expected = cache_info(train, cached_aug, all_copies, UNK, max_length, truncation, precision)
+    cached = Augmentation(copies=info["augmentation"]["copies"], seed=seed,
+                          sentences=info["augmentation"].get("sentences", 0))
+    for kind, have, wanted in (("augmented", cached.copies, copies), ("sentence", cached.sentences, sentences)):
+        if have < wanted:
+            raise runs.RunError(f"{cache} holds {have} {kind} copies per review, fewer than the {wanted} asked "
+                                f"for; delete it (or name another logits_cache) to recompute")
+    all_copies = augmented_copies(train.texts, cached, max_length, truncation, UNK)
+    expected = cache_info(train, cached, all_copies, UNK, max_length, truncation, precision)
     if teacher and (Path(teacher) / "model.safetensors").exists():
         expected["teacher_weights"] = weights_fingerprint(teacher)
     logits = load_cache(cache, expected)
-    augmented = logits["augmented"].reshape(len(train), cached_copies, 2)[:, :copies].reshape(-1, 2)
-    # Copies are review-major (copy k of review i at i * cached_copies + k): keep the first `copies` of each.
-    tokens = [all_copies[i * cached_copies + k] for i in range(len(train)) for k in range(copies)]
-    return soft_targets(np.concatenate([logits["train"], augmented])), tokens, info
+    all_sentences = sentence_copies(train.texts, cached, max_length, truncation)
+    targets, tokens = [logits["train"]], []
+    for name, made, have, wanted in (("augmented", all_copies, cached.copies, copies),
+                                     ("sentences", all_sentences, cached.sentences, sentences)):
+        if wanted:  # copies are review-major (copy k of review i at i * have + k): keep the first `wanted` of each
+            targets.append(logits[name].reshape(len(train), have, 2)[:, :wanted].reshape(-1, 2))
+            tokens += [made[i * have + k] for i in range(len(train)) for k in range(wanted)]
+    return soft_targets(np.concatenate(targets)), tokens, info
 
 
 def write_cache(path: str | Path, logits: dict[str, np.ndarray], info: dict) -> None:
-    """`logits` by name ("train", "augmented") and what they were computed from, in one .npz."""
+    """`logits` by name ("train", "augmented", "sentences") and what they were computed from, in one .npz."""
     with runs.atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, info=np.array(json.dumps(info)), **logits)
 
