@@ -3,6 +3,7 @@ and speed, one process each.
 
     python bench/inference_speed.py --run runs/minilm-l6-bf16 --run runs/bilstm-distilled --out results/inference
     python bench/inference_speed.py --quick     # a tiny DistilBERT and BiLSTM on 200 reviews, in about a minute
+    python bench/inference_speed.py --run builtin --max_isa AVX2 ...  # an AVX-512 CPU running AVX2 kernels
 
 For each run and precision, in a fresh process (so no variant warms the caches of another): P(positive) on
 `--accuracy_reviews` test reviews (all 25,000 by default), then throughput at batch 64 over the same `--reviews`
@@ -10,12 +11,19 @@ random test reviews for every variant, and latency one review at a time over the
 compares each variant's predictions with fp32's on the same reviews. Tokenizing the timed reviews is then timed
 alone: no precision speeds it up, so `speedup_after_tokenizing` compares the rest of the time. The last line
 printed is `int8_speedup=<Transformer int8 throughput over fp32>`.
+
+`--max_isa AVX2` caps the instruction sets the kernels may use (oneDNN's ONEDNN_MAX_CPU_ISA, PyTorch's
+ATEN_CPU_CAPABILITY, MKL's MKL_ENABLE_INSTRUCTIONS), so that a CPU with AVX-512 runs what a CPU with AVX2 alone
+would. It is an approximation of that CPU, not a measurement on one: OpenVINO's own kernels (its layer norm, for one)
+keep AVX-512 in release builds, and the core, its caches and its clock stay this CPU's. Each row's `hardware` says
+when it ran capped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -71,12 +79,21 @@ def measure(run: str, variant: str, accuracy_reviews: int | None, reviews: int, 
             "latency_p50_ms": float(np.percentile(latencies, 50)), "latency_p95_ms": float(np.percentile(latencies, 95))}
 
 
+def isa_cap_environment(max_isa: str | None) -> dict[str, str]:
+    """The environment that caps oneDNN, PyTorch's own kernels and MKL at `max_isa` (a ONEDNN_MAX_CPU_ISA value)."""
+    if not max_isa:
+        return dict(os.environ)
+    family = "AVX512" if max_isa.upper().startswith("AVX512") else "AVX2"
+    return {**os.environ, "ONEDNN_MAX_CPU_ISA": max_isa.upper(), "ATEN_CPU_CAPABILITY": family.lower(),
+            "MKL_ENABLE_INSTRUCTIONS": family}
+
+
 def in_subprocess(run: str, variant: str, args) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run([sys.executable, __file__, "--one", run, variant, out.name, "--reviews", str(args.reviews),
                         "--threads", str(args.threads), "--seed", str(args.seed),
                         *(["--accuracy_reviews", str(args.accuracy_reviews)] if args.accuracy_reviews else [])],
-                       check=True)
+                       check=True, env=isa_cap_environment(args.max_isa))
         return json.loads(Path(out.name).read_text())
 
 
@@ -121,6 +138,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--max_isa", help="run the kernels of an older CPU: a ONEDNN_MAX_CPU_ISA value, e.g. AVX2")
     parser.add_argument("--out", help="folder for inference.json and inference.md")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # RUN VARIANT OUT: one measurement, internal
     args = parser.parse_args()
@@ -137,6 +155,8 @@ def main() -> None:
         args.runs, args.accuracy_reviews, args.reviews = quick_runs(work), 200, 200
     from imdb_sentiment.core.hardware import cpu_features, cpu_has_bf16
 
+    if args.max_isa:  # this process decides what to skip as the capped ones will run
+        os.environ.update(isa_cap_environment(args.max_isa))
     variants = args.variants.split(",")
     if "bf16" in variants and not cpu_has_bf16():
         # oneDNN has no bf16 LSTM without native bf16 ("could not create a primitive descriptor"), and emulated

@@ -31,6 +31,20 @@ def test_copies_are_seeded_and_made_inside_the_students_window():
     assert distill.fingerprint(copies, "[UNK]") == distill.fingerprint(student, "<unk>")
 
 
+def test_sentence_copies_are_sentences_of_the_window_negated_ones_first():
+    reviews = REVIEWS + ["No punctuation at the end of this one", "!!! ..."]
+    aug = distill.Augmentation(sentences=3, seed=1)
+    copies = distill.sentence_copies(reviews, aug, max_length=64, truncation="head_tail")
+    assert len(copies) == 12 and copies == distill.sentence_copies(reviews, aug, 64, "head_tail")
+    # Only the first review has negated sentences, and only one of its two.
+    assert copies[:3] == [distill.tokenize("This film was not good at all, a total waste of time.")] * 3
+    assert all(c == distill.tokenize(REVIEWS[1]) for c in copies[3:6])
+    assert copies[6:9] == [distill.tokenize(reviews[2])] * 3  # a last sentence without its full stop
+    assert copies[9:] == [[]] * 3  # punctuation alone is no sentence
+    assert distill.split_sentences(distill.tokenize("Bad. Not bad at all!")) == [["bad", "."],
+                                                                              ["not", "bad", "at", "all", "!"]]
+
+
 def test_the_cache_refuses_logits_made_for_another_teacher_or_other_copies(tmp_path):
     path = tmp_path / "teacher.npz"
     logits = {"train": np.arange(4, dtype=np.float32).reshape(2, 2)}
@@ -136,3 +150,34 @@ def test_a_cache_is_reused_for_the_reviews_it_holds_and_refused_for_others(imdb_
     with pytest.raises(RunError, match="cannot be reused"):
         distill.build_cache(tmp_path / "c.npz", transformer_run, label, reordered, aug, 48, "head_tail",
                             reuse=tmp_path / "a.npz")
+
+
+def test_sentence_copies_are_labelled_alone_and_follow_the_augmented_copies(imdb_dir, transformer_run, tmp_path):
+    from conftest import bilstm_test_config
+
+    from imdb_sentiment.core.data import splits_for
+
+    train = splits_for(bilstm_test_config(imdb_dir, tmp_path / "student"))["train"]
+    labelled: list[str] = []
+
+    def label(texts):  # a teacher whose margin is the text's length, to tell the texts apart in the targets
+        labelled.extend(texts)
+        return np.stack([np.zeros(len(texts)), np.array([len(t) for t in texts], dtype=float)], axis=1)
+
+    copies = distill.Augmentation(copies=1, seed=5)
+    distill.build_cache(tmp_path / "a.npz", transformer_run, label, train, copies, 48, "head_tail")
+    with_sentences = distill.Augmentation(copies=1, seed=5, sentences=2)
+    labelled.clear()
+    distill.build_cache(tmp_path / "b.npz", transformer_run, label, train, with_sentences, 48, "head_tail",
+                        reuse=tmp_path / "a.npz")
+    sentences = distill.sentence_copies(train.texts, with_sentences, 48, "head_tail")
+    assert labelled == [" ".join(s) for s in sentences]  # the reviews and their copies came from the first cache
+
+    targets, tokens, _ = distill.student_targets(tmp_path / "b.npz", None, train, 1, 5, 48, "head_tail",
+                                                 sentences=1)
+    n = len(train)
+    assert len(targets) == len(tokens) + n == 3 * n
+    assert tokens[n:] == sentences[::2]  # the first sentence copy of each review, after the augmented copies
+    assert np.array_equal(targets[2 * n:], [len(" ".join(s)) for s in sentences[::2]])
+    with pytest.raises(RunError, match="0 sentence copies per review, fewer than the 1"):
+        distill.student_targets(tmp_path / "a.npz", None, train, 1, 5, 48, "head_tail", sentences=1)

@@ -15,14 +15,38 @@ from imdb_sentiment.core.runs import RunError
 CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
-def cpu_features() -> list[str]:
-    """Which of CPU_FEATURES this CPU has (Linux; empty elsewhere)."""
+# oneDNN's ISA cap, read by PyTorch's bundled oneDNN and by OpenVINO's, makes a CPU run the kernels of an older one
+# (ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU: the AVX2 kernels). The features each cap leaves, so that bf16 and
+# `--quantize auto` decide as on that CPU, and every speed number says it was capped.
+ISA_CAPS = {"SSE41": (), "AVX": (), "AVX2": ("avx2",), "AVX2_VNNI": ("avx2",), "AVX2_VNNI_2": ("avx2",),
+            "AVX512_CORE": ("avx2", "avx512f"), "AVX512_CORE_VNNI": ("avx2", "avx512f", "avx512_vnni"),
+            "AVX512_CORE_BF16": ("avx2", "avx512f", "avx512_vnni", "avx512_bf16"),
+            "AVX512_CORE_FP16": ("avx2", "avx512f", "avx512_vnni", "avx512_bf16"),
+            "AVX512_CORE_AMX": CPU_FEATURES, "AVX512_CORE_AMX_FP16": CPU_FEATURES}
+ISA_CAP_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+
+
+def isa_cap() -> str | None:
+    """The instruction-set cap set for oneDNN in the environment, if it is one oneDNN knows."""
+    for variable in ISA_CAP_VARIABLES:
+        value = os.environ.get(variable, "").upper()
+        if value in ISA_CAPS:
+            return value
+    return None
+
+
+def _cpu_flags() -> list[str]:
     try:
-        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
+        return next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")), [])
     except OSError:
         return []
-    return [feature for feature in CPU_FEATURES if feature in flags]
+
+
+def cpu_features(capped: bool = True) -> list[str]:
+    """Which of CPU_FEATURES this CPU has (Linux; empty elsewhere), less those above the ISA cap if one is set."""
+    cap = isa_cap() if capped else None
+    return [f for f in CPU_FEATURES if f in _cpu_flags() and (cap is None or f in ISA_CAPS[cap])]
 
 
 def hardware() -> str:
@@ -38,14 +62,18 @@ def hardware() -> str:
     except OSError:
         pass
     threads = torch.get_num_threads()
-    features = cpu_features()
-    return (f"CPU: {cpu}{' (' + ', '.join(features) + ')' if features else ''}, {os.cpu_count()} cores, "
+    features = ", ".join(cpu_features(capped=False))
+    if isa_cap():
+        features += f"; kernels capped at {isa_cap()} by ONEDNN_MAX_CPU_ISA"
+    return (f"CPU: {cpu}{' (' + features + ')' if features else ''}, {os.cpu_count()} cores, "
             f"torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}")
 
 
 def cpu_has_bf16() -> bool:
-    """bf16 on a CPU pays off only with native bf16 instructions (AVX-512 BF16 or AMX); elsewhere it is emulated."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    """bf16 on a CPU pays off only with native bf16 instructions (AVX-512 BF16 or AMX); elsewhere it is emulated.
+    Under an ISA cap below them, oneDNN has no bf16 LSTM at all."""
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return native and (isa_cap() is None or bool({"avx512_bf16", "amx_bf16"} & set(cpu_features())))
 
 
 def require_cpu_bf16() -> None:
