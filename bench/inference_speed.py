@@ -161,7 +161,8 @@ def main() -> None:
     if "bf16" in variants and not cpu_has_bf16():
         # oneDNN has no bf16 LSTM without native bf16 ("could not create a primitive descriptor"), and emulated
         # bf16 elsewhere would only measure the emulation.
-        print(f"skipping bf16: this CPU has neither AVX-512 BF16 nor AMX (it has {', '.join(cpu_features())})")
+        cap = f"; kernels capped at {args.max_isa.upper()}" if args.max_isa else ""
+        print(f"skipping bf16: this CPU has neither AVX-512 BF16 nor AMX (it has {', '.join(cpu_features())}{cap})")
         variants.remove("bf16")
     rows = []
     for run in args.runs:

@@ -51,8 +51,8 @@ def main() -> None:
     logits = distill.build_cache(args.out, args.teacher, label, train, aug, cfg.model.max_length,
                                  cfg.model.truncation, args.precision, args.reuse)
     agree = ((logits["train"][:, 1] > logits["train"][:, 0]) == train.labels.astype(bool)).mean()
-    print(f"{len(train)} reviews, {len(logits['augmented'])} copies and {len(logits.get('sentences', ()))} "
-          f"sentences; teacher agrees with the training labels on "
+    extra = "".join(f", {len(logits[kind])} {kind}" for kind in distill.EXTRA_COPIES if kind in logits)
+    print(f"{len(train)} reviews, {len(logits['augmented'])} copies{extra}; teacher agrees with the training labels on "
           f"{agree:.2%}; written to {args.out}")
 
 

@@ -173,11 +173,12 @@ def test_sentence_copies_are_labelled_alone_and_follow_the_augmented_copies(imdb
     sentences = distill.sentence_copies(train.texts, with_sentences, 48, "head_tail")
     assert labelled == [" ".join(s) for s in sentences]  # the reviews and their copies came from the first cache
 
-    targets, tokens, _ = distill.student_targets(tmp_path / "b.npz", None, train, 1, 5, 48, "head_tail",
-                                                 sentences=1)
+    targets, tokens, _ = distill.student_targets(tmp_path / "b.npz", None, train,
+                                                 distill.Augmentation(copies=1, seed=5, sentences=1), 48, "head_tail")
     n = len(train)
     assert len(targets) == len(tokens) + n == 3 * n
     assert tokens[n:] == sentences[::2]  # the first sentence copy of each review, after the augmented copies
     assert np.array_equal(targets[2 * n:], [len(" ".join(s)) for s in sentences[::2]])
     with pytest.raises(RunError, match="0 sentence copies per review, fewer than the 1"):
-        distill.student_targets(tmp_path / "a.npz", None, train, 1, 5, 48, "head_tail", sentences=1)
+        distill.student_targets(tmp_path / "a.npz", None, train, distill.Augmentation(copies=1, seed=5, sentences=1),
+                                48, "head_tail")

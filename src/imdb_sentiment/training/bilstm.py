@@ -40,9 +40,9 @@ def distillation_set(cfg: BiLSTMConfig, train: Reviews, vocab: Vocab, label: dis
     cache, else from `label`); and the teacher's name."""
     d = cfg.distill
     cache = d.logits_cache or str(Path(cfg.train.output_dir) / "teacher_logits.npz")
-    targets, copies, info = distill.student_targets(cache, d.teacher, train, d.augment_copies, cfg.train.seed,
-                                              cfg.model.max_length, cfg.model.truncation, d.teacher_precision, label,
-                                              d.augment_sentences)
+    aug = distill.Augmentation(copies=d.augment_copies, seed=cfg.train.seed, sentences=d.augment_sentences)
+    targets, copies, info = distill.student_targets(cache, d.teacher, train, aug, cfg.model.max_length,
+                                                    cfg.model.truncation, d.teacher_precision, label)
     reviews = encode(train, vocab, cfg.model)
     return EncodedReviews(reviews.ids + [vocab.encode(c) or [UNK_ID] for c in copies],
                           np.concatenate([reviews.labels, np.full(len(copies), -1)]), targets), info["teacher"]

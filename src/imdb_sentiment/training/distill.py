@@ -100,6 +100,16 @@ def sentence_copies(texts: list[str], aug: Augmentation, max_length: int, trunca
     return copies
 
 
+# Copies with no masked words, each kind with its own count in Augmentation and its own logits in the cache, after
+# the training reviews and their augmented copies.
+EXTRA_COPIES = {"sentences": sentence_copies}
+
+
+def extra_copies(texts: list[str], aug: Augmentation, max_length: int, truncation: str) -> dict[str, list[list[str]]]:
+    return {kind: make(texts, aug, max_length, truncation) for kind, make in EXTRA_COPIES.items()
+            if getattr(aug, kind)}
+
+
 def fingerprint(token_lists: list[list[str]], unk: str) -> str:
     """Identifies the copies whatever the unknown token is spelt as."""
     digest = hashlib.sha1()
@@ -137,12 +147,12 @@ def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: 
     """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`;
     `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`; `precision` is the
     teacher's."""
+    # A kind of copy that is not asked for is not recorded, so caches made before it existed stay valid.
+    augmentation = {k: v for k, v in vars(aug).items() if k not in EXTRA_COPIES or v}
     info = {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
-            "augmentation": vars(aug), "student_window": [max_length, truncation], "teacher_precision": precision}
-    if aug.sentences:
-        info["sentences_fingerprint"] = fingerprint(sentence_copies(train.texts, aug, max_length, truncation), unk)
-    else:  # caches made before sentence copies existed stay valid
-        info["augmentation"] = {k: v for k, v in vars(aug).items() if k != "sentences"}
+            "augmentation": augmentation, "student_window": [max_length, truncation], "teacher_precision": precision}
+    for kind, made in extra_copies(train.texts, aug, max_length, truncation).items():
+        info[f"{kind}_fingerprint"] = fingerprint(made, unk)
     return info
 
 
@@ -170,22 +180,19 @@ def check_teacher_reviews(teacher: str | Path, train: Reviews) -> None:
 def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: Reviews, aug: Augmentation,
                 max_length: int, truncation: str, precision: str = "fp32", reuse: str | Path | None = None
                 ) -> dict[str, np.ndarray]:
-    """Run the teacher once over the training reviews and their augmented copies, and cache its logits; with
-    `reuse`, another cache of the same teacher's, the reviews it holds are not labelled again."""
+    """Run the teacher once over the training reviews and their copies, and cache its logits; with `reuse`, another
+    cache of the same teacher's, the reviews and copies it holds are not labelled again."""
     check_teacher_reviews(teacher, train)
     unk = load_tokenizer(teacher).unk_token
     copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
     expected = cache_info(train, aug, copies, unk, max_length, truncation, precision)
     start = time.perf_counter()
-    known = reused_logits(reuse, teacher, train, precision, expected["copies_fingerprint"]) if reuse else {}
+    known = reused_logits(reuse, teacher, train, precision, expected) if reuse else {}
     labelled = len(known.get("train", ()))
     logits = {"train": np.concatenate([known.get("train", np.empty((0, 2), dtype=np.float32)),
-                                       _logits(label, train.texts[labelled:])]),
-              "augmented": known["augmented"] if "augmented" in known else _logits(label, [" ".join(c)
-                                                                                           for c in copies])}
-    if aug.sentences:
-        logits["sentences"] = _logits(label, [" ".join(s) for s in sentence_copies(train.texts, aug, max_length,
-                                                                                    truncation)])
+                                       _logits(label, train.texts[labelled:])])}
+    for kind, made in {"augmented": copies, **extra_copies(train.texts, aug, max_length, truncation)}.items():
+        logits[kind] = known[kind] if kind in known else _logits(label, [" ".join(c) for c in made])
     info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher), **expected,
             "seconds": round(time.perf_counter() - start, 1),
             "hardware": hardware.hardware(), "command": runs.command_line(), "date": runs.today()}
@@ -194,16 +201,17 @@ def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: R
 
 
 def reused_logits(reuse: str | Path, teacher: str | Path, train: Reviews, precision: str,
-                  copies_fingerprint: str | None = None) -> dict[str, np.ndarray]:
+                  wanted: dict | None = None) -> dict[str, np.ndarray]:
     """The training-review logits of cache `reuse`, made by the same teacher in the same precision for the first
     reviews of `train`: a student adding the counterfactual pairs (appended after the IMDB reviews) to the reviews
-    another student learnt from. Its augmented copies' logits too, when they are the copies fingerprinted
-    `copies_fingerprint` (a student adding sentence copies to another's)."""
+    another student learnt from. Each kind of copy's logits too, when the cache holds the copies that `wanted` (a
+    `cache_info`) fingerprints, for the same reviews (a student adding a kind of copy to another's)."""
     with np.load(reuse) as cache:
         info, known = json.loads(str(cache["info"])), cache["train"]
         reused = {"train": known}
-        if copies_fingerprint and info.get("copies_fingerprint") == copies_fingerprint and len(known) == len(train):
-            reused["augmented"] = cache["augmented"]
+        for kind, key in (("augmented", "copies_fingerprint"), *((k, f"{k}_fingerprint") for k in EXTRA_COPIES)):
+            if wanted and key in wanted and info.get(key) == wanted[key] and len(known) == len(train):
+                reused[kind] = cache[kind]
     expected = {"teacher_weights": weights_fingerprint(teacher), "teacher_precision": precision,
                 "train_fingerprint": train.take(list(range(min(len(known), len(train))))).fingerprint()}
     mismatched = [key for key, value in expected.items() if info.get(key) != value]
@@ -213,12 +221,12 @@ def reused_logits(reuse: str | Path, teacher: str | Path, train: Reviews, precis
     return reused
 
 
-def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copies: int, seed: int,
-                    max_length: int, truncation: str, precision: str = "fp32", label: Labeller | None = None,
-                    sentences: int = 0) -> tuple[np.ndarray, list[list[str]], dict]:
-    """(teacher margins for the training reviews, then `copies` augmented copies and `sentences` sentence copies of
-    each, the copies' tokens in that order, what the cache says of itself), from `cache`, computed first with `label`
-    (the `teacher` run's logits, in `precision`) if the cache does not exist.
+def student_targets(cache: str | Path, teacher: str | None, train: Reviews, aug: Augmentation, max_length: int,
+                    truncation: str, precision: str = "fp32", label: Labeller | None = None
+                    ) -> tuple[np.ndarray, list[list[str]], dict]:
+    """(teacher margins for the training reviews, then for `aug.copies` augmented copies of each and each extra kind
+    of copy `aug` asks for; the copies' tokens in that order; what the cache says of itself), from `cache`, computed
+    first with `label` (the `teacher` run's logits, in `precision`) if the cache does not exist.
 
     Copy k of a review does not depend on how many copies were made, so a cache with more copies serves a student
     asking for fewer.
@@ -231,33 +239,34 @@ def student_targets(cache: str | Path, teacher: str | None, train: Reviews, copi
         if label is None:
             raise runs.RunError(f"no teacher logits at {cache}, and no teacher to compute them was handed in "
                                 f"(the imdb-sentiment command loads {teacher} for that)")
-        build_cache(cache, teacher, label, train, Augmentation(copies=copies, seed=seed, sentences=sentences),
-                    max_length, truncation, precision)
+        build_cache(cache, teacher, label, train, aug, max_length, truncation, precision)
     with np.load(cache) as f:
         info = json.loads(str(f["info"]))
-    cached = Augmentation(copies=info["augmentation"]["copies"], seed=seed,
-                          sentences=info["augmentation"].get("sentences", 0))
-    for kind, have, wanted in (("augmented", cached.copies, copies), ("sentence", cached.sentences, sentences)):
-        if have < wanted:
-            raise runs.RunError(f"{cache} holds {have} {kind} copies per review, fewer than the {wanted} asked "
-                                f"for; delete it (or name another logits_cache) to recompute")
+    cached = Augmentation(**{**{kind: 0 for kind in EXTRA_COPIES}, **info["augmentation"], "seed": aug.seed})
+    kinds = ("augmented", "copies"), *((kind, kind) for kind in EXTRA_COPIES)  # (logits in the cache, count field)
+    for kind, field in kinds:
+        if getattr(cached, field) < getattr(aug, field):
+            name = "augmented" if field == "copies" else field[:-1]  # "sentence"
+            raise runs.RunError(f"{cache} holds {getattr(cached, field)} {name} copies per review, fewer than the "
+                                f"{getattr(aug, field)} asked for; delete it (or name another logits_cache) to "
+                                f"recompute")
     all_copies = augmented_copies(train.texts, cached, max_length, truncation, UNK)
     expected = cache_info(train, cached, all_copies, UNK, max_length, truncation, precision)
     if teacher and (Path(teacher) / "model.safetensors").exists():
         expected["teacher_weights"] = weights_fingerprint(teacher)
     logits = load_cache(cache, expected)
-    all_sentences = sentence_copies(train.texts, cached, max_length, truncation)
+    made = {"augmented": all_copies, **extra_copies(train.texts, cached, max_length, truncation)}
     targets, tokens = [logits["train"]], []
-    for name, made, have, wanted in (("augmented", all_copies, cached.copies, copies),
-                                     ("sentences", all_sentences, cached.sentences, sentences)):
+    for kind, field in kinds:
+        have, wanted = getattr(cached, field), getattr(aug, field)
         if wanted:  # copies are review-major (copy k of review i at i * have + k): keep the first `wanted` of each
-            targets.append(logits[name].reshape(len(train), have, 2)[:, :wanted].reshape(-1, 2))
-            tokens += [made[i * have + k] for i in range(len(train)) for k in range(wanted)]
+            targets.append(logits[kind].reshape(len(train), have, 2)[:, :wanted].reshape(-1, 2))
+            tokens += [made[kind][i * have + k] for i in range(len(train)) for k in range(wanted)]
     return soft_targets(np.concatenate(targets)), tokens, info
 
 
 def write_cache(path: str | Path, logits: dict[str, np.ndarray], info: dict) -> None:
-    """`logits` by name ("train", "augmented", "sentences") and what they were computed from, in one .npz."""
+    """`logits` by name ("train", "augmented", and each extra kind of copy) and what they were computed from, in one .npz."""
     with runs.atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, info=np.array(json.dumps(info)), **logits)
 
