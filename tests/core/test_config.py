@@ -44,6 +44,7 @@ def test_the_comparison_lists_every_model_config():
                                                         "bilstm_distilled_kl_mpnet_pairs.toml",
                                                         "bilstm_distilled_kl_mpnet_pairs3.toml",
                                                         "bilstm_distilled_kl_mpnet_pairs3_aug.toml",
+                                                        "bilstm_distilled_kl_mpnet_pairs3_sentences.toml",
                                                         "bilstm_glove_head_tail_pairs.toml"}
     assert compare.configs == CompareConfig().compare.configs
 
