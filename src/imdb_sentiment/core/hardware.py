@@ -45,8 +45,8 @@ def _cpu_flags() -> list[str]:
 
 def cpu_features(capped: bool = True) -> list[str]:
     """Which of CPU_FEATURES this CPU has (Linux; empty elsewhere), less those above the ISA cap if one is set."""
-    cap = isa_cap() if capped else None
-    return [f for f in CPU_FEATURES if f in _cpu_flags() and (cap is None or f in ISA_CAPS[cap])]
+    cap, flags = isa_cap() if capped else None, set(_cpu_flags())
+    return [f for f in CPU_FEATURES if f in flags and (cap is None or f in ISA_CAPS[cap])]
 
 
 def hardware() -> str:
@@ -62,9 +62,9 @@ def hardware() -> str:
     except OSError:
         pass
     threads = torch.get_num_threads()
-    features = ", ".join(cpu_features(capped=False))
-    if isa_cap():
-        features += f"; kernels capped at {isa_cap()} by ONEDNN_MAX_CPU_ISA"
+    features, cap = ", ".join(cpu_features(capped=False)), isa_cap()
+    if cap:
+        features += f"; kernels capped at {cap} by ONEDNN_MAX_CPU_ISA"
     return (f"CPU: {cpu}{' (' + features + ')' if features else ''}, {os.cpu_count()} cores, "
             f"torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}")
 

@@ -103,11 +103,17 @@ def sentence_copies(texts: list[str], aug: Augmentation, max_length: int, trunca
 # Copies with no masked words, each kind with its own count in Augmentation and its own logits in the cache, after
 # the training reviews and their augmented copies.
 EXTRA_COPIES = {"sentences": sentence_copies}
+# Every kind of copy, in the cache's order: its count field in Augmentation and its fingerprint's key in a cache.
+COPY_KINDS = {"augmented": ("copies", "copies_fingerprint"),
+              **{kind: (kind, f"{kind}_fingerprint") for kind in EXTRA_COPIES}}
 
 
-def extra_copies(texts: list[str], aug: Augmentation, max_length: int, truncation: str) -> dict[str, list[list[str]]]:
-    return {kind: make(texts, aug, max_length, truncation) for kind, make in EXTRA_COPIES.items()
-            if getattr(aug, kind)}
+def copies_of(texts: list[str], aug: Augmentation, max_length: int, truncation: str, unk: str
+              ) -> dict[str, list[list[str]]]:
+    """Each kind of copy `aug` asks for, by kind: the augmented ones always (none when `aug.copies` is 0)."""
+    return {"augmented": augmented_copies(texts, aug, max_length, truncation, unk),
+            **{kind: make(texts, aug, max_length, truncation) for kind, make in EXTRA_COPIES.items()
+               if getattr(aug, kind)}}
 
 
 def fingerprint(token_lists: list[list[str]], unk: str) -> str:
@@ -142,17 +148,17 @@ def soft_targets(logits: np.ndarray) -> np.ndarray:
     return (logits[:, 1] - logits[:, 0]).astype(np.float32)
 
 
-def cache_info(train: Reviews, aug: Augmentation, copies: list[list[str]], unk: str, max_length: int,
+def cache_info(train: Reviews, aug: Augmentation, made: dict[str, list[list[str]]], unk: str, max_length: int,
                truncation: str, precision: str) -> dict:
     """What a cache must have been computed from to serve a student reading `max_length` tokens by `truncation`;
-    `copies` are `aug`'s copies of the training reviews, with the unknown token spelt `unk`; `precision` is the
-    teacher's."""
+    `made` are `aug`'s copies of the training reviews (`copies_of`), with the unknown token spelt `unk`; `precision`
+    is the teacher's."""
     # A kind of copy that is not asked for is not recorded, so caches made before it existed stay valid.
     augmentation = {k: v for k, v in vars(aug).items() if k not in EXTRA_COPIES or v}
-    info = {"train_fingerprint": train.fingerprint(), "copies_fingerprint": fingerprint(copies, unk),
-            "augmentation": augmentation, "student_window": [max_length, truncation], "teacher_precision": precision}
-    for kind, made in extra_copies(train.texts, aug, max_length, truncation).items():
-        info[f"{kind}_fingerprint"] = fingerprint(made, unk)
+    info = {"train_fingerprint": train.fingerprint(), "augmentation": augmentation,
+            "student_window": [max_length, truncation], "teacher_precision": precision}
+    for kind, tokens in made.items():
+        info[COPY_KINDS[kind][1]] = fingerprint(tokens, unk)
     return info
 
 
@@ -184,15 +190,15 @@ def build_cache(path: str | Path, teacher: str | Path, label: Labeller, train: R
     cache of the same teacher's, the reviews and copies it holds are not labelled again."""
     check_teacher_reviews(teacher, train)
     unk = load_tokenizer(teacher).unk_token
-    copies = augmented_copies(train.texts, aug, max_length, truncation, unk)
-    expected = cache_info(train, aug, copies, unk, max_length, truncation, precision)
+    made = copies_of(train.texts, aug, max_length, truncation, unk)
+    expected = cache_info(train, aug, made, unk, max_length, truncation, precision)
     start = time.perf_counter()
     known = reused_logits(reuse, teacher, train, precision, expected) if reuse else {}
     labelled = len(known.get("train", ()))
     logits = {"train": np.concatenate([known.get("train", np.empty((0, 2), dtype=np.float32)),
                                        _logits(label, train.texts[labelled:])])}
-    for kind, made in {"augmented": copies, **extra_copies(train.texts, aug, max_length, truncation)}.items():
-        logits[kind] = known[kind] if kind in known else _logits(label, [" ".join(c) for c in made])
+    for kind, tokens in made.items():
+        logits[kind] = known[kind] if kind in known else _logits(label, [" ".join(c) for c in tokens])
     info = {"teacher": str(teacher), "teacher_weights": weights_fingerprint(teacher), **expected,
             "seconds": round(time.perf_counter() - start, 1),
             "hardware": hardware.hardware(), "command": runs.command_line(), "date": runs.today()}
@@ -209,7 +215,7 @@ def reused_logits(reuse: str | Path, teacher: str | Path, train: Reviews, precis
     with np.load(reuse) as cache:
         info, known = json.loads(str(cache["info"])), cache["train"]
         reused = {"train": known}
-        for kind, key in (("augmented", "copies_fingerprint"), *((k, f"{k}_fingerprint") for k in EXTRA_COPIES)):
+        for kind, (_, key) in COPY_KINDS.items():
             if wanted and key in wanted and info.get(key) == wanted[key] and len(known) == len(train):
                 reused[kind] = cache[kind]
     expected = {"teacher_weights": weights_fingerprint(teacher), "teacher_precision": precision,
@@ -243,21 +249,19 @@ def student_targets(cache: str | Path, teacher: str | None, train: Reviews, aug:
     with np.load(cache) as f:
         info = json.loads(str(f["info"]))
     cached = Augmentation(**{**{kind: 0 for kind in EXTRA_COPIES}, **info["augmentation"], "seed": aug.seed})
-    kinds = ("augmented", "copies"), *((kind, kind) for kind in EXTRA_COPIES)  # (logits in the cache, count field)
-    for kind, field in kinds:
+    for kind, (field, _) in COPY_KINDS.items():
         if getattr(cached, field) < getattr(aug, field):
-            name = "augmented" if field == "copies" else field[:-1]  # "sentence"
+            name = kind if kind == "augmented" else field[:-1]  # "sentence"
             raise runs.RunError(f"{cache} holds {getattr(cached, field)} {name} copies per review, fewer than the "
                                 f"{getattr(aug, field)} asked for; delete it (or name another logits_cache) to "
                                 f"recompute")
-    all_copies = augmented_copies(train.texts, cached, max_length, truncation, UNK)
-    expected = cache_info(train, cached, all_copies, UNK, max_length, truncation, precision)
+    made = copies_of(train.texts, cached, max_length, truncation, UNK)
+    expected = cache_info(train, cached, made, UNK, max_length, truncation, precision)
     if teacher and (Path(teacher) / "model.safetensors").exists():
         expected["teacher_weights"] = weights_fingerprint(teacher)
     logits = load_cache(cache, expected)
-    made = {"augmented": all_copies, **extra_copies(train.texts, cached, max_length, truncation)}
     targets, tokens = [logits["train"]], []
-    for kind, field in kinds:
+    for kind, (field, _) in COPY_KINDS.items():
         have, wanted = getattr(cached, field), getattr(aug, field)
         if wanted:  # copies are review-major (copy k of review i at i * have + k): keep the first `wanted` of each
             targets.append(logits[kind].reshape(len(train), have, 2)[:, :wanted].reshape(-1, 2))
