@@ -3,7 +3,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from imdb_sentiment.analysis.probes import NEGATIVE, POSITIVE, build_suite, failures, run_suite
+import pytest
+
+from imdb_sentiment.analysis.probes import NEGATIVE, POSITIVE, build_suite, failures, merge_rows, run_suite
 from imdb_sentiment.apps.cli import main
 from imdb_sentiment.inference.predictors import Prediction
 
@@ -53,3 +55,33 @@ def test_probe_command_writes_json_and_a_table(bilstm_run, tmp_path, capsys):
     assert len(rows) == len(build_suite(10)) and {"model", "capability", "kind", "cases", "failures",
                                                   "failure_rate"} <= set(rows[0])
     assert "| late verdict" in (tmp_path / "probes.md").read_text()
+
+
+def _rows(model, capabilities=("vocabulary", "typos"), cases=10, failures=0):
+    return [{"model": model, "capability": c, "cases": cases, "failures": failures} for c in capabilities]
+
+
+def test_merge_replaces_a_models_rows_in_its_place_and_keeps_the_others():
+    saved = _rows("a") + _rows("b") + _rows("c")
+    merged = merge_rows(saved, _rows("b", failures=3) + _rows("d"))
+    assert [(r["model"], r["capability"]) for r in merged] == [
+        (m, c) for m in "abcd" for c in ("vocabulary", "typos")]
+    assert [r["failures"] for r in merged if r["model"] == "b"] == [3, 3]
+    with pytest.raises(ValueError, match="case counts"):
+        merge_rows(saved, _rows("b", cases=20))
+
+
+def test_probe_update_keeps_the_other_models_rows(bilstm_run, tmp_path):
+    saved = [{**r, "model": "other-model"} for r in json.loads(
+        (_probe_once(bilstm_run, tmp_path / "first") / "probes.json").read_text())]
+    (tmp_path / "probes.json").write_text(json.dumps(saved))
+    assert main(["probe", "--run", str(bilstm_run), "--cases", "10", "--out", str(tmp_path), "--update"]) == 0
+    rows = json.loads((tmp_path / "probes.json").read_text())
+    assert [r["model"] for r in rows[:len(saved)]] == ["other-model"] * len(saved)
+    assert len(rows) == 2 * len(saved) and "other-model" in (tmp_path / "probes.md").read_text()
+    assert main(["probe", "--run", str(bilstm_run), "--cases", "5", "--out", str(tmp_path), "--update"]) == 2
+
+
+def _probe_once(run, out):
+    assert main(["probe", "--run", str(run), "--cases", "10", "--out", str(out)]) == 0
+    return out

@@ -7,7 +7,7 @@ from scipy.special import expit
 from imdb_sentiment.apps.cli import main
 from imdb_sentiment.core.runs import RunError
 from imdb_sentiment.inference.calibration import (CALIBRATION, Calibration, calibrate, expected_calibration_error,
-                                                  fit_temperature, reliability)
+                                                  fit_temperature, log_loss, reliability)
 from imdb_sentiment.inference.predictors import load_predictor
 
 
@@ -53,6 +53,8 @@ def test_an_isotonic_map_calibrates_what_a_temperature_cannot_and_moves_no_label
                                                                                                held_out_labels)
     best = calibrate(margins, labels, "best")
     assert best["method"] == "isotonic" and set(best["cross_validated_ece"]) == {"temperature", "isotonic"}
+    loss = best["cross_validated_log_loss"]
+    assert set(loss) == {"none", "temperature", "isotonic"} and loss["temperature"] < loss["none"]
     with pytest.raises(ValueError, match="temperature, isotonic or best"):
         calibrate(margins, labels, "platt")
 
@@ -128,3 +130,12 @@ def test_an_isotonic_map_that_reaches_one_half_keeps_each_review_on_its_labels_s
     p = flat.p_positive(margins)
     assert np.array_equal(p >= 0.5, margins >= 0)
     assert p[0] == pytest.approx(0.5) and p[0] < 0.5
+
+
+def test_a_calibrated_model_asks_for_no_calibration_by_log_loss():
+    rng = np.random.default_rng(0)
+    margins = rng.normal(0, 3, 4000)
+    labels = (rng.random(4000) < expit(margins)).astype(int)
+    loss = calibrate(margins, labels, "best")["cross_validated_log_loss"]
+    assert loss["none"] <= loss["temperature"] + 1e-3 and loss["none"] < loss["isotonic"]
+    assert log_loss([0.5, 0.5], [0, 1]) == pytest.approx(np.log(2))

@@ -64,7 +64,25 @@ def counterfactual_finding(results: dict[str, dict], models: dict) -> str | None
         p = mcnemar(results[transformer]["correct_revisions"], results[bilstm]["correct_revisions"])["p_value"]
         sentence += (f"; {transformer}'s lead over {bilstm} is {on_test * 100:+.1f} points on IMDB's test set and "
                      f"{on_revisions * 100:+.1f} on the revisions (McNemar p = {p:.2g})")
-    return sentence + "."
+    return sentence + "." + _students_sentence(results, models)
+
+
+def _students_sentence(results: dict[str, dict], models: dict) -> str:
+    """Whether a BiLSTM taught by a Transformer keeps the pairs consistent more like its teacher than like the
+    BiLSTMs that learnt from the labels alone: the range of each group, beside the teachers'."""
+    bilstms = [n for n in results if models[n]["kind"] == "bilstm"]
+    students = [n for n in bilstms if models[n].get("teacher")]
+    on_labels = [n for n in bilstms if not models[n].get("teacher")]
+    teachers = [n for n in results if models[n].get("run_dir") in {models[s]["teacher"] for s in students}]
+    if not (students and on_labels and teachers):
+        return ""
+
+    def span(names: list[str]) -> str:
+        low, high = (f(results[n]["consistency"] for n in names) for f in (min, max))
+        return f"{low:.1%}" if low == high else f"{low:.1%}-{high:.1%}"
+
+    return (f" Both of a pair right: the BiLSTMs taught by a Transformer {span(students)}, their teachers "
+            f"{span(teachers)}, the BiLSTMs trained on the labels alone {span(on_labels)}.")
 
 
 def counterfactual_blocks(results: dict[str, dict], ranked: list[str]) -> list[tuple]:

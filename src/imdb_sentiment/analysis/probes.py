@@ -197,6 +197,17 @@ def run_suite(predictors, suite: list[Capability], examples: int = 3) -> list[di
     return rows
 
 
+def merge_rows(saved: list[dict], new: list[dict]) -> list[dict]:
+    """`saved` with every row of a model in `new` replaced by `new`'s rows, in the model's old place (new models go
+    last): a retrained model re-probed without probing the others again. Both must count the same cases."""
+    cases = {(r["capability"], r["cases"]) for r in new}
+    if {(r["capability"], r["cases"]) for r in saved} != cases:
+        raise ValueError("the saved probes were run with other capabilities or case counts than these")
+    probed = {r["model"] for r in new}
+    place = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in saved + new))}
+    return sorted([r for r in saved if r["model"] not in probed] + new, key=lambda r: place[r["model"]])
+
+
 def table(rows: list[dict], suite: list[Capability]) -> str:
     """Markdown: capabilities down, models across, failure rates in the cells."""
     models = list(dict.fromkeys(r["model"] for r in rows))

@@ -159,7 +159,7 @@ def _print_predictions(records: list[dict], items: list) -> None:
 def _probe(args) -> None:
     from pathlib import Path
 
-    from imdb_sentiment.analysis.probes import build_suite, run_suite, table
+    from imdb_sentiment.analysis.probes import build_suite, merge_rows, run_suite, table
     from imdb_sentiment.core.runs import write_json
     from imdb_sentiment.inference.predictors import load_predictor
 
@@ -168,6 +168,11 @@ def _probe(args) -> None:
                                     trust_pickles=args.trust_pickles) for run in args.runs],
                      suite)
     out = Path(args.out)
+    if args.update and (out / "probes.json").exists():
+        try:
+            rows = merge_rows(json.loads((out / "probes.json").read_text()), rows)
+        except ValueError as err:
+            raise RunError(f"--update: {out / 'probes.json'}: {err}") from err
     text = table(rows, suite)
     print(text)  # before writing: a folder that cannot be written loses nothing that was measured
     try:
@@ -322,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seed", type=int, default=0, help="seed of the generated cases (default: 0)")
     probe.add_argument("--out", default="results/probes", help="folder for probes.json and probes.md "
                                                                "(default: results/probes)")
+    probe.add_argument("--update", action="store_true", help="replace only these models' rows in --out's "
+                                                            "probes.json, keeping the other models' (same cases)")
     add_inference_flags(probe)
     probe.set_defaults(func=_probe)
 
