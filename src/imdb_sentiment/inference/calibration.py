@@ -77,11 +77,11 @@ def fit_temperature(margins, labels) -> float:
     """The T > 0 minimising the log loss of sigmoid(margin / T) against `labels` (searched as log T in [-4, 4])."""
     margins, labels = np.asarray(margins, dtype=np.float64), np.asarray(labels, dtype=np.float64)
 
-    def log_loss(log_t: float) -> float:
+    def loss_at(log_t: float) -> float:
         z = margins / np.exp(log_t)
         return float(np.mean(np.logaddexp(0, z) - labels * z))  # -log sigmoid(z) for 1, -log(1 - sigmoid(z)) for 0
 
-    return float(np.exp(minimize_scalar(log_loss, bounds=(-4, 4), method="bounded").x))
+    return float(np.exp(minimize_scalar(loss_at, bounds=(-4, 4), method="bounded").x))
 
 
 def expected_calibration_error(p_positive, labels, bins: int = ECE_BINS) -> float:
