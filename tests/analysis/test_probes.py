@@ -2,7 +2,6 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
-
 import pytest
 
 from imdb_sentiment.analysis.probes import NEGATIVE, POSITIVE, build_suite, failures, merge_rows, run_suite
